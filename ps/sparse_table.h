@@ -1,0 +1,87 @@
+// SparseTable: one shard's embedding rows, key (u64) -> row. A row is `dim`
+// weights + optimiser state + occurrence count + last-update step + update
+// count. This is exactly what a parameter-server shard serves; single-process
+// training calls it in-process.
+//
+// Thread-safety: all methods may be called concurrently. The table is striped
+// internally; Pull and Push on different keys never contend on one lock, and
+// two pushes of the same key are applied one after the other.
+//
+// Rows are created on first Pull (when options.create_on_pull or the pull
+// asks) or first Push, with weights initialised from the key alone
+// (InitialRowValues), so the same key gets the same initial row on any shard
+// at any time.
+#ifndef DIPS_PS_SPARSE_TABLE_H_
+#define DIPS_PS_SPARSE_TABLE_H_
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+
+#include "common/status.h"
+#include "ps/sparse_optimizer.h"
+
+namespace dips {
+
+struct SparseTableOptions {
+  int dim = 18;                      // weights per row
+  SparseOptimizerOptions optimizer;  // applied on Push
+  // New rows: weights uniform in [-init_scale, init_scale], drawn from a
+  // counter-based generator seeded by (init_seed, key).
+  float init_scale = 0.05f;
+  uint64_t init_seed = 0;
+  int num_stripes = 64;  // lock stripes; a power of two
+};
+
+struct SparseTableStats {
+  uint64_t rows = 0;
+  uint64_t bytes = 0;       // approximate memory held by rows
+  uint64_t pulls = 0;       // keys pulled
+  uint64_t pushes = 0;      // keys pushed
+  uint64_t rows_created = 0;
+};
+
+// A row as stored, for checkpoints and tests.
+struct RowView {
+  uint64_t key;
+  const float* weights;  // dim
+  const float* state;    // StateFloatsPerWeight * dim
+  uint64_t count;        // occurrences so far
+  int64_t last_update_step;
+  int64_t update_count;
+};
+
+class SparseTable {
+ public:
+  static StatusOr<std::unique_ptr<SparseTable>> Create(const SparseTableOptions& options);
+  virtual ~SparseTable() = default;
+
+  virtual int dim() const = 0;
+
+  // For each of the n keys writes its dim weights to values[i*dim ...] and,
+  // if counts is not null, its occurrence count to counts[i]. Missing rows
+  // are created when `create_missing`; otherwise their initial values are
+  // returned without storing anything (evaluation).
+  virtual Status Pull(const uint64_t* keys, size_t n, bool create_missing,
+                      float* values, uint64_t* counts) = 0;
+
+  // Applies the optimiser to each key's row with grads[i*dim ...] (already
+  // summed over the batch), adds occurrences[i] to its count (may be null:
+  // adds nothing) and stamps last_update_step = step.
+  virtual Status Push(const uint64_t* keys, size_t n, const float* grads,
+                      const uint32_t* occurrences, int64_t step) = 0;
+
+  virtual SparseTableStats Stats() const = 0;
+
+  // Calls fn on every row (under the row's stripe lock; fn must not call back
+  // into the table). Order unspecified.
+  virtual void ForEachRow(const std::function<void(const RowView&)>& fn) const = 0;
+};
+
+// The deterministic initial weights of `key` under `options`.
+void InitialRowValues(const SparseTableOptions& options, uint64_t key, float* weights);
+
+}  // namespace dips
+
+#endif  // DIPS_PS_SPARSE_TABLE_H_
