@@ -1,0 +1,2 @@
+// Filled in by the MLP-layers work.
+#include <gtest/gtest.h>

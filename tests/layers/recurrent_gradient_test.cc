@@ -1,0 +1,2 @@
+// Filled in by the recurrent-layers work.
+#include <gtest/gtest.h>

@@ -1,0 +1,95 @@
+// DIN's activation unit: for every history position (b, t)
+//   a[b,t] = MLP([k, q, k - q, k * q]),  k = keys[b,t] (dim D), q = query[b] (D)
+// with hidden sizes hidden1 -> hidden2 -> 1 and the chosen activation after
+// each hidden layer. The output is the raw score (no final activation).
+// Padded positions (mask 0) get score 0 and pass no gradient.
+//
+// The first layer uses the algebra W [k, q, k-q, k*q] = (W1 + W3) k +
+// (W2 - W3) q + W4 (k * q): the q term is computed once per sample, not once
+// per position. Weight layout of w1 is [4D x hidden1], rows in the order of
+// the concatenation above (so the model's parameters read the same as the
+// plain concatenated layer).
+#ifndef DIPS_WORKER_MODEL_LAYERS_ATTENTION_UNIT_H_
+#define DIPS_WORKER_MODEL_LAYERS_ATTENTION_UNIT_H_
+
+#include <vector>
+
+#include "worker/model/layers/dice.h"
+
+namespace dips {
+
+enum class HiddenActivation { kSigmoid, kPrelu, kDice };
+
+struct AttentionUnitShape {
+  int batch = 0;
+  int length = 0;
+  int dim = 0;       // D
+  int hidden1 = 80;
+  int hidden2 = 40;
+  HiddenActivation activation = HiddenActivation::kSigmoid;
+};
+
+// Pointers into the dense parameter buffer. act1/act2 are the per-unit PReLU
+// or Dice alphas (unused for sigmoid); dice moving statistics are state, not
+// trained parameters.
+template <typename T>
+struct AttentionUnitWeights {
+  const T* w1 = nullptr;  // [4D x hidden1]
+  const T* b1 = nullptr;  // [hidden1]
+  const T* act1 = nullptr;  // [hidden1]
+  const T* w2 = nullptr;  // [hidden1 x hidden2]
+  const T* b2 = nullptr;  // [hidden2]
+  const T* act2 = nullptr;  // [hidden2]
+  const T* w3 = nullptr;  // [hidden2 x 1]
+  const T* b3 = nullptr;  // [1]
+  T* dice1_moving_mean = nullptr;  // [hidden1], Dice only
+  T* dice1_moving_var = nullptr;
+  T* dice2_moving_mean = nullptr;  // [hidden2], Dice only
+  T* dice2_moving_var = nullptr;
+};
+
+template <typename T>
+struct AttentionUnitGrads {
+  T* w1 = nullptr;
+  T* b1 = nullptr;
+  T* act1 = nullptr;
+  T* w2 = nullptr;
+  T* b2 = nullptr;
+  T* act2 = nullptr;
+  T* w3 = nullptr;
+  T* b3 = nullptr;
+};
+
+// Saved activations; owned by the caller, reused across steps (buffers only
+// grow, so a steady-state step allocates nothing).
+template <typename T>
+struct AttentionUnitCache {
+  std::vector<T> folded_w;   // [2 x D x hidden1]: W1+W3 and W4, rebuilt each forward
+  std::vector<T> query_term; // [batch x hidden1] (W2 - W3) q + b1
+  std::vector<T> kq;         // [batch*length x D] k * q
+  std::vector<T> pre1, out1; // [batch*length x hidden1]
+  std::vector<T> pre2, out2; // [batch*length x hidden2]
+  std::vector<T> dpre1, dpre2, dout1, dout2;  // backward scratch
+  DiceCache<T> dice1, dice2;
+  bool training = false;
+};
+
+template <typename T>
+void attention_unit_forward(T* scores, AttentionUnitCache<T>* cache,
+                            const AttentionUnitWeights<T>& weights,
+                            const T* keys, const T* query, const T* mask,
+                            bool training, const AttentionUnitShape& shape);
+
+// dkeys [batch*length x D] and dquery [batch x D] accumulate (+=); either may
+// be null.
+template <typename T>
+void attention_unit_backward(T* dkeys, T* dquery,
+                             const AttentionUnitGrads<T>& grads,
+                             const T* dscores, AttentionUnitCache<T>* cache,
+                             const AttentionUnitWeights<T>& weights,
+                             const T* keys, const T* query, const T* mask,
+                             const AttentionUnitShape& shape);
+
+}  // namespace dips
+
+#endif  // DIPS_WORKER_MODEL_LAYERS_ATTENTION_UNIT_H_

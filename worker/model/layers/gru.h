@@ -1,0 +1,78 @@
+// GRU over a batch of sequences, and its attention-gated variants (DIEN).
+// Sequences are batch-major [batch x length x dim] and padded at the end:
+// positions t >= lengths[b] carry h_{t-1} through unchanged, so
+// hidden[b, length-1] is every sequence's final state. h_0 = 0.
+//
+//   u_t  = sigmoid(x_t Wu + h_{t-1} Uu + bu)
+//   r_t  = sigmoid(x_t Wr + h_{t-1} Ur + br)
+//   hc_t = tanh(x_t Wh + r_t * (h_{t-1} Uh) + bh)
+//   GRU:   h_t = (1 - u_t) * h_{t-1} + u_t * hc_t
+//   AUGRU: u_t <- a_t * u_t, then as GRU          (DIEN's default)
+//   AGRU:  h_t = (1 - a_t) * h_{t-1} + a_t * hc_t (u_t unused)
+// (AIGRU is a plain GRU whose inputs the model scales by a_t.)
+//
+// Matrix work is batched: one GEMM for the input projection of all steps,
+// then one GEMM per step for the recurrent projection over the batch.
+#ifndef DIPS_WORKER_MODEL_LAYERS_GRU_H_
+#define DIPS_WORKER_MODEL_LAYERS_GRU_H_
+
+#include <cstdint>
+#include <vector>
+
+namespace dips {
+
+enum class GruVariant { kGru, kAugru, kAgru };
+
+struct GruShape {
+  int batch = 0;
+  int length = 0;
+  int input_dim = 0;  // I
+  int hidden = 0;     // H
+};
+
+// Gate order in the 3H columns: update u, reset r, candidate hc.
+template <typename T>
+struct GruWeights {
+  const T* w_input = nullptr;   // [I x 3H]
+  const T* w_hidden = nullptr;  // [H x 3H]
+  const T* bias = nullptr;      // [3H]
+};
+
+template <typename T>
+struct GruGrads {
+  T* w_input = nullptr;
+  T* w_hidden = nullptr;
+  T* bias = nullptr;
+};
+
+// Saved activations; buffers only grow, reused across steps.
+template <typename T>
+struct GruCache {
+  std::vector<T> input_proj;  // [batch*length x 3H]
+  std::vector<T> hidden_proj; // [batch*length x 3H] h_{t-1} U (all gates)
+  std::vector<T> gates;       // [batch*length x 3H] u, r, hc after activation
+  std::vector<T> dgates;      // backward scratch
+  std::vector<T> dh;          // backward scratch [batch x H]
+};
+
+// hidden: [batch x length x H] output. attention: [batch x length], required
+// for AUGRU/AGRU, ignored (may be null) for GRU.
+template <typename T>
+void gru_forward(T* hidden, GruCache<T>* cache, const GruWeights<T>& weights,
+                 const T* inputs, const int32_t* lengths, const T* attention,
+                 GruVariant variant, const GruShape& shape);
+
+// dhidden: gradient w.r.t. every output hidden state [batch x length x H]
+// (the caller puts the gradient of the final state at each sequence's last
+// position, or anywhere else it used hidden states). dinputs and dattention
+// accumulate (+=) and may be null.
+template <typename T>
+void gru_backward(T* dinputs, T* dattention, const GruGrads<T>& grads,
+                  const T* dhidden, GruCache<T>* cache,
+                  const GruWeights<T>& weights, const T* inputs,
+                  const T* hidden, const int32_t* lengths, const T* attention,
+                  GruVariant variant, const GruShape& shape);
+
+}  // namespace dips
+
+#endif  // DIPS_WORKER_MODEL_LAYERS_GRU_H_
