@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# The default DIPS job on a fresh Debian 12 machine: installs dependencies,
+# builds, generates the built-in synthetic behaviour dataset and trains DIN
+# on it, ending with the test AUC / GAUC / logloss.
+# Extra arguments are passed to `dips train` (e.g. --model=dien --threads=2).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/install_deps.sh
+scripts/build.sh
+BUILD_DIR="${DIPS_BUILD_DIR:-build}"
+DATA_DIR="${DIPS_DATA_DIR:-data/synthetic}"
+if [[ ! -f "$DATA_DIR/train.txt" || ! -f "$DATA_DIR/test.txt" ]]; then
+  "$BUILD_DIR/dips" gen --out_dir="$DATA_DIR" --seed=1
+fi
+mkdir -p out
+"$BUILD_DIR/dips" train --model=din --train="$DATA_DIR/train.txt" --test="$DATA_DIR/test.txt" \
+  --epochs=1 --threads=2 --metrics_out=out/metrics.jsonl "$@"
