@@ -1,0 +1,260 @@
+#include "worker/data/log_reader.h"
+
+#include <sstream>
+#include <utility>
+
+namespace dips {
+namespace {
+
+// Logging of malformed lines: every one of the first kLogFirst, then every
+// kLogEvery-th, so a bad file cannot flood the log but stays diagnosable.
+constexpr int64_t kLogFirst = 20;
+constexpr int64_t kLogEvery = 1000;
+
+// Learns the schema a file declares from its first line: a header defines
+// it; a data line means the DIEN format (which equals a v1 header without
+// shop and extra fields: the columns are the same).
+Status SchemaOfFirstLine(const std::string& path, const std::string& line, bool too_long,
+                         LogSchema* schema) {
+  *schema = LogSchema();
+  if (!IsHeaderLine(line)) return Status::OK();
+  if (too_long) return InvalidArgumentError(path + ":1: DIPS header longer than max_line_bytes");
+  StatusOr<LogSchema> parsed = ParseHeader(line);
+  if (!parsed.ok()) return InvalidArgumentError(path + ":1: " + parsed.status().message());
+  *schema = std::move(parsed).value();
+  return Status::OK();
+}
+
+std::string DescribeSchema(const LogSchema& s) {
+  std::string out = s.has_shop ? "with shop" : "without shop";
+  out += ", extra fields [";
+  for (size_t i = 0; i < s.extra_fields.size(); ++i) {
+    out += (i > 0 ? " " : "") + s.extra_fields[i];
+  }
+  return out + "]";
+}
+
+}  // namespace
+
+StatusOr<std::unique_ptr<LogReader>> LogReader::Open(std::vector<std::string> paths,
+                                                     const ReaderOptions& options) {
+  if (paths.empty()) return InvalidArgumentError("LogReader: no input files");
+  if (options.max_history < 1) return InvalidArgumentError("max_history must be >= 1");
+  if (!(options.max_bad_ratio >= 0.0 && options.max_bad_ratio <= 1.0)) {
+    return InvalidArgumentError("max_bad_ratio must be in [0, 1]");
+  }
+  if (options.min_lines_for_ratio < 0) {
+    return InvalidArgumentError("min_lines_for_ratio must be >= 0");
+  }
+  if (options.num_parts < 1 || options.part_index < 0 ||
+      options.part_index >= options.num_parts) {
+    return InvalidArgumentError("need 0 <= part_index < num_parts, got part " +
+                                std::to_string(options.part_index) + " of " +
+                                std::to_string(options.num_parts));
+  }
+  LineSourceOptions source_options;
+  source_options.max_line_bytes = options.max_line_bytes;
+
+  LogSchema schema;
+  int schema_file = -1;  // the first non-empty file defines the schema
+  std::string line;
+  for (size_t i = 0; i < paths.size(); ++i) {
+    ASSIGN_OR_RETURN(std::unique_ptr<LineSource> source,
+                     LineSource::Open(paths[i], source_options));
+    bool too_long = false;
+    ASSIGN_OR_RETURN(bool got_line, source->Next(&line, &too_long));
+    if (!got_line) continue;
+    LogSchema file_schema;
+    RETURN_IF_ERROR(SchemaOfFirstLine(paths[i], line, too_long, &file_schema));
+    if (schema_file < 0) {
+      schema = file_schema;
+      schema_file = static_cast<int>(i);
+    } else if (file_schema != schema) {
+      return InvalidArgumentError(
+          "schema of " + paths[i] + " (" + DescribeSchema(file_schema) + ") differs from " +
+          paths[schema_file] + " (" + DescribeSchema(schema) + "); all inputs must match");
+    }
+  }
+  std::unique_ptr<LogReader> reader(new LogReader(std::move(paths), options, std::move(schema)));
+  RETURN_IF_ERROR(reader->Rewind());
+  return reader;
+}
+
+LogReader::LogReader(std::vector<std::string> paths, const ReaderOptions& options,
+                     LogSchema schema)
+    : paths_(std::move(paths)),
+      options_(options),
+      schema_(std::move(schema)),
+      parser_(schema_, options.max_history) {}
+
+Status LogReader::OpenFile(int index) {
+  LineSourceOptions source_options;
+  source_options.max_line_bytes = options_.max_line_bytes;
+  source_.reset();
+  file_index_ = index;
+  data_lines_in_file_ = 0;
+  pending_first_line_ = false;
+  ASSIGN_OR_RETURN(source_, LineSource::Open(paths_[index], source_options));
+  bool too_long = false;
+  ASSIGN_OR_RETURN(bool got_line, source_->Next(&line_, &too_long));
+  if (!got_line) return Status::OK();
+  // Checked again here, not only in Open: a file may be replaced between
+  // epochs, and a silent schema change would scramble the columns.
+  LogSchema file_schema;
+  RETURN_IF_ERROR(SchemaOfFirstLine(paths_[index], line_, too_long, &file_schema));
+  if (file_schema != schema_) {
+    return InvalidArgumentError("schema of " + paths_[index] + " changed since the reader opened");
+  }
+  if (!IsHeaderLine(line_)) {
+    pending_first_line_ = true;  // a data line: NextLine returns it first
+    pending_too_long_ = too_long;
+  }
+  return Status::OK();
+}
+
+StatusOr<bool> LogReader::NextLine(bool* too_long) {
+  if (pending_first_line_) {
+    pending_first_line_ = false;
+    *too_long = pending_too_long_;
+    return true;
+  }
+  return source_->Next(&line_, too_long);
+}
+
+bool LogReader::OwnsLine() const {
+  return (data_lines_in_file_ + file_index_) % options_.num_parts == options_.part_index;
+}
+
+StatusOr<bool> LogReader::Next(Sample* sample) {
+  if (!error_.ok()) return error_;
+  while (!done_) {
+    bool too_long = false;
+    StatusOr<bool> got = NextLine(&too_long);
+    if (!got.ok()) {
+      error_ = got.status();
+      return error_;
+    }
+    if (!*got) {
+      if (file_index_ + 1 == static_cast<int>(paths_.size())) {
+        done_ = true;
+        break;
+      }
+      error_ = OpenFile(file_index_ + 1);
+      if (!error_.ok()) return error_;
+      continue;
+    }
+    const bool mine = OwnsLine();
+    ++data_lines_in_file_;
+    if (!mine) continue;
+    ++stats_.lines;
+    const LineError err =
+        too_long ? LineError::kTooLong : parser_.Parse(line_, sample, &detail_);
+    if (err == LineError::kOk) {
+      ++stats_.samples;
+    } else {
+      if (too_long) detail_ = "longer than " + std::to_string(options_.max_line_bytes) + " bytes";
+      RecordBadLine(err, detail_);
+    }
+    error_ = CheckRatio(/*at_end=*/false);
+    if (!error_.ok()) {
+      LogSummary();
+      return error_;
+    }
+    if (err == LineError::kOk) return true;
+  }
+  if (!summary_logged_) {
+    summary_logged_ = true;
+    LogSummary();
+  }
+  error_ = CheckRatio(/*at_end=*/true);
+  if (!error_.ok()) return error_;
+  return false;
+}
+
+void LogReader::RecordBadLine(LineError error, const std::string& detail) {
+  ++stats_.bad_lines;
+  ++stats_.bad_by_reason[static_cast<int>(error)];
+  ++bad_lines_logged_;
+  if (bad_lines_logged_ <= kLogFirst || bad_lines_logged_ % kLogEvery == 0) {
+    LOG(WARNING) << paths_[file_index_] << ":" << source_->line_number()
+                 << ": malformed line skipped (" << LineErrorName(error) << "): " << detail
+                 << (bad_lines_logged_ == kLogFirst
+                         ? "; from now on only every 1000th malformed line is logged"
+                         : "");
+  }
+}
+
+Status LogReader::CheckRatio(bool at_end) const {
+  if (stats_.bad_lines == 0) return Status::OK();
+  if (!at_end && stats_.lines < options_.min_lines_for_ratio) return Status::OK();
+  const double ratio = static_cast<double>(stats_.bad_lines) / static_cast<double>(stats_.lines);
+  if (ratio <= options_.max_bad_ratio) return Status::OK();
+  std::ostringstream msg;
+  msg << paths_[file_index_] << ":" << source_->line_number() << ": " << stats_.bad_lines
+      << " of " << stats_.lines << " lines malformed (ratio " << ratio
+      << (at_end ? ", at the end of the input" : "") << ") exceeds --max_bad_ratio="
+      << options_.max_bad_ratio << " (part " << options_.part_index << " of "
+      << options_.num_parts << "); see the warnings above for the lines and reasons";
+  return ResourceExhaustedError(msg.str());
+}
+
+void LogReader::LogSummary() const {
+  if (stats_.bad_lines == 0) return;
+  std::ostringstream msg;
+  msg << "log reader over " << paths_.size() << " file(s) from " << paths_[0] << ", part "
+      << options_.part_index << " of " << options_.num_parts << ": "
+      << stats_.bad_lines << " of " << stats_.lines << " lines malformed and skipped:";
+  for (int r = 1; r < kNumLineErrors; ++r) {
+    if (stats_.bad_by_reason[r] > 0) {
+      msg << " " << LineErrorName(static_cast<LineError>(r)) << "=" << stats_.bad_by_reason[r];
+    }
+  }
+  LOG(WARNING) << msg.str();
+}
+
+void LogReader::ResetPass() {
+  source_.reset();
+  stats_ = ReaderStats();
+  error_ = Status::OK();
+  done_ = false;
+  summary_logged_ = false;
+  pending_first_line_ = false;
+}
+
+Status LogReader::Rewind() { return Seek(ReaderPosition()); }
+
+ReaderPosition LogReader::position() const {
+  ReaderPosition pos;
+  pos.file_index = file_index_;
+  // A data line held back by OpenFile was read but not yet consumed.
+  pos.line_number = source_ == nullptr ? 0
+                                       : source_->line_number() - (pending_first_line_ ? 1 : 0);
+  return pos;
+}
+
+Status LogReader::Seek(const ReaderPosition& pos) {
+  ResetPass();
+  if (pos.file_index < 0 || pos.file_index >= static_cast<int>(paths_.size()) ||
+      pos.line_number < 0) {
+    error_ = InvalidArgumentError("Seek: no file " + std::to_string(pos.file_index) +
+                                  " / line " + std::to_string(pos.line_number));
+    return error_;
+  }
+  error_ = OpenFile(pos.file_index);
+  while (error_.ok() && position().line_number < pos.line_number) {
+    bool too_long = false;
+    StatusOr<bool> got = NextLine(&too_long);
+    if (!got.ok()) {
+      error_ = got.status();
+    } else if (!*got) {
+      error_ = InvalidArgumentError("Seek: " + paths_[pos.file_index] + " has only " +
+                                    std::to_string(source_->line_number()) + " lines, not " +
+                                    std::to_string(pos.line_number));
+    } else {
+      ++data_lines_in_file_;
+    }
+  }
+  return error_;
+}
+
+}  // namespace dips

@@ -1,0 +1,145 @@
+// LogReader: reads behaviour-log files (docs/log_format.md) in order and
+// yields parsed Samples, skipping and counting malformed lines.
+//
+// Splitting into parts: reader `part_index` of `num_parts` takes data line k
+// (0-based, header excluded) of file f when (k + f) % num_parts ==
+// part_index. The n readers therefore see every data line exactly once,
+// each file contributes evenly to every part (the + f rotates who gets the
+// remainder of short files), and the assignment depends only on the position
+// inside one file, so Seek needs no knowledge of earlier files. The cost:
+// every reader reads (and decompresses) every byte of every file; it only
+// skips the parsing and hashing of other parts' lines, which is the larger
+// share of the work for these logs. Splitting by file instead would read
+// each byte once but balances badly with few or uneven files.
+//
+// Malformed lines are logged as WARNING with file:line and the reason (the
+// first 20 per reader, then every 1000th, plus a summary at the end of each
+// pass) and skipped. Once the fraction of malformed lines among this part's
+// data lines exceeds max_bad_ratio -- checked after every line once at least
+// min_lines_for_ratio lines were read, and always at the end of the input --
+// Next returns ResourceExhausted, and keeps returning it.
+//
+// Not thread-safe; one reader per thread.
+#ifndef DIPS_WORKER_DATA_LOG_READER_H_
+#define DIPS_WORKER_DATA_LOG_READER_H_
+
+#include <array>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "common/status.h"
+#include "worker/data/line_source.h"
+#include "worker/data/log_parser.h"
+#include "worker/data/sample.h"
+
+namespace dips {
+
+struct ReaderOptions {
+  // Histories are cut to their most recent max_history behaviours. >= 1.
+  int max_history = 100;
+  // Abort once more than this fraction of this part's data lines is
+  // malformed. In [0, 1]; 1 never aborts.
+  double max_bad_ratio = 0.001;
+  // The ratio is checked only once this many data lines of this part were
+  // read (so one early bad line does not abort), and always at the end.
+  int64_t min_lines_for_ratio = 1000;
+  // Longer lines are malformed (LineError::kTooLong); memory per reader is
+  // bounded by about this plus the read buffers.
+  size_t max_line_bytes = 1 << 20;
+  // This reader's part, 0 <= part_index < num_parts (see the file comment).
+  int part_index = 0;
+  int num_parts = 1;
+};
+
+// Where a reader stands: `line_number` lines of file `file_index` are
+// consumed (1-based number of the last line read; 0 = none yet). Valid to
+// save and pass to Seek on a reader opened with the same paths and options.
+struct ReaderPosition {
+  int file_index = 0;
+  int64_t line_number = 0;
+  bool operator==(const ReaderPosition& o) const {
+    return file_index == o.file_index && line_number == o.line_number;
+  }
+};
+
+// Counts for the current pass (reset by Rewind and Seek). Lines of other
+// parts and header lines are not counted.
+struct ReaderStats {
+  int64_t lines = 0;        // this part's data lines read
+  int64_t samples = 0;      // of those, parsed into a Sample
+  int64_t bad_lines = 0;    // of those, malformed and skipped
+  std::array<int64_t, kNumLineErrors> bad_by_reason{};  // index: LineError
+};
+
+class LogReader {
+ public:
+  // Opens `paths` (read in this order) and reads the first line of each to
+  // learn its schema: every file must have the same one (an empty file
+  // matches any). InvalidArgument for bad options, an empty list, a bad
+  // header or a schema mismatch; NotFound / IOError if a file cannot be read.
+  // Every message names the file.
+  static StatusOr<std::unique_ptr<LogReader>> Open(std::vector<std::string> paths,
+                                                   const ReaderOptions& options);
+
+  // Next sample of this part into *sample (its vectors are reused). Returns
+  // false at the end of the input. Errors: ResourceExhausted past the
+  // bad-line ratio; Corruption / IOError from a file (after every complete
+  // line before the damage was delivered). Errors are sticky until Rewind
+  // or Seek.
+  StatusOr<bool> Next(Sample* sample);
+
+  // Back to the first line of the first file, for the next epoch.
+  Status Rewind();
+
+  // Where the next Next continues from.
+  ReaderPosition position() const;
+  // Continues after `pos` (from position() of a reader over the same files).
+  // InvalidArgument if it lies outside the files.
+  Status Seek(const ReaderPosition& pos);
+
+  const LogSchema& schema() const { return schema_; }
+  const ReaderStats& stats() const { return stats_; }
+  const std::vector<std::string>& paths() const { return paths_; }
+
+ private:
+  LogReader(std::vector<std::string> paths, const ReaderOptions& options, LogSchema schema);
+
+  // Opens file `index`, checks its schema and consumes its header line.
+  Status OpenFile(int index);
+  // Reads the next line of the current file into line_; false at its end.
+  StatusOr<bool> NextLine(bool* too_long);
+  // True if the current line (a data line) belongs to this part.
+  bool OwnsLine() const;
+  void RecordBadLine(LineError error, const std::string& detail);
+  // ResourceExhausted if the bad-line ratio is exceeded (`at_end`: the
+  // whole input was read, so min_lines_for_ratio does not apply).
+  Status CheckRatio(bool at_end) const;
+  void LogSummary() const;
+  void ResetPass();
+
+  const std::vector<std::string> paths_;
+  const ReaderOptions options_;
+  const LogSchema schema_;
+  LogParser parser_;
+
+  std::unique_ptr<LineSource> source_;
+  int file_index_ = 0;
+  int64_t data_lines_in_file_ = 0;  // data lines of the current file seen (all parts)
+  // OpenFile reads a file's first line to check its schema; when that is a
+  // data line it is held in line_ and returned by the next NextLine.
+  bool pending_first_line_ = false;
+  bool pending_too_long_ = false;
+  bool done_ = false;               // every file read in this pass
+  bool summary_logged_ = false;
+  Status error_;                    // sticky error of this pass
+  std::string line_;
+  std::string detail_;
+  ReaderStats stats_;
+  int64_t bad_lines_logged_ = 0;    // over the reader's lifetime, for throttling
+};
+
+}  // namespace dips
+
+#endif  // DIPS_WORKER_DATA_LOG_READER_H_
