@@ -14,7 +14,7 @@ template <typename T>
 void sigmoid_backward(T* dx, const T* dy, const T* y, size_t n);
 
 // PReLU with one learned slope per unit: y = x if x > 0 else alpha[u] * x.
-// x, y: [n x units].
+// x, y: [n x units]. In backward, dx or dalpha may be null (not needed).
 template <typename T>
 void prelu_forward(T* y, const T* x, const T* alpha, int n, int units);
 template <typename T>

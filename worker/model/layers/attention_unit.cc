@@ -1,1 +1,278 @@
 #include "worker/model/layers/attention_unit.h"
+
+// `#pragma omp simd` marks the element-wise loops: at -O2 GCC only vectorises
+// loops whose trip count it knows, and these loops have no dependence between
+// iterations (outputs never alias inputs of another index).
+
+#include <glog/logging.h>
+
+#include <algorithm>
+#include <cstddef>
+
+#include "worker/model/layers/activations.h"
+#include "worker/model/layers/gemm.h"
+#include "worker/model/layers/linear.h"
+
+namespace dips {
+namespace {
+
+// The hidden activation of one layer of the unit, over its n packed rows.
+// Dice sees only valid rows (the unit packs them), so it needs no mask.
+template <typename T>
+void HiddenForward(T* out, DiceCache<T>* dice, const T* pre, const T* alpha, T* moving_mean,
+                   T* moving_var, bool training, int n, int units, HiddenActivation activation) {
+  switch (activation) {
+    case HiddenActivation::kSigmoid:
+      sigmoid_forward(out, pre, static_cast<size_t>(n) * units);
+      return;
+    case HiddenActivation::kPrelu:
+      prelu_forward(out, pre, alpha, n, units);
+      return;
+    case HiddenActivation::kDice: {
+      DiceShape shape;
+      shape.rows = n;
+      shape.units = units;
+      dice_forward(out, dice, pre, alpha, static_cast<const T*>(nullptr), training, moving_mean,
+                   moving_var, shape);
+      return;
+    }
+  }
+}
+
+// dpre is overwritten (the kernels accumulate, so it is cleared first);
+// dalpha accumulates and may be null.
+template <typename T>
+void HiddenBackward(T* dpre, T* dalpha, const T* dout, const DiceCache<T>& dice, const T* pre,
+                    const T* out, const T* alpha, int n, int units, HiddenActivation activation) {
+  const size_t total = static_cast<size_t>(n) * units;
+  std::fill(dpre, dpre + total, T(0));
+  switch (activation) {
+    case HiddenActivation::kSigmoid:
+      sigmoid_backward(dpre, dout, out, total);
+      return;
+    case HiddenActivation::kPrelu:
+      prelu_backward(dpre, dalpha, dout, pre, alpha, n, units);
+      return;
+    case HiddenActivation::kDice: {
+      DiceShape shape;
+      shape.rows = n;
+      shape.units = units;
+      dice_backward(dpre, dalpha, dout, dice, pre, alpha, static_cast<const T*>(nullptr), shape);
+      return;
+    }
+  }
+}
+
+}  // namespace
+
+template <typename T>
+void attention_unit_forward(T* scores, AttentionUnitCache<T>* cache,
+                            const AttentionUnitWeights<T>& weights, const T* keys, const T* query,
+                            const T* mask, bool training, const AttentionUnitShape& shape) {
+  const int batch = shape.batch;
+  const int length = shape.length;
+  const int dim = shape.dim;
+  const int h1 = shape.hidden1;
+  const int h2 = shape.hidden2;
+  const size_t positions = static_cast<size_t>(batch) * length;
+  cache->training = training;
+
+  cache->valid_pos.clear();
+  for (size_t pos = 0; pos < positions; ++pos) {
+    if (mask == nullptr || mask[pos] != T(0)) cache->valid_pos.push_back(static_cast<int32_t>(pos));
+  }
+  const int n = static_cast<int>(cache->valid_pos.size());
+  std::fill(scores, scores + positions, T(0));
+  if (n == 0) return;
+
+  // Fold the first layer: [k, q, k-q, k*q] W = k (W1 + W3) + q (W2 - W3) + (k*q) W4.
+  const T* w1_k = weights.w1;
+  const T* w1_q = weights.w1 + static_cast<size_t>(dim) * h1;
+  const T* w1_d = weights.w1 + static_cast<size_t>(2 * dim) * h1;
+  const T* w1_p = weights.w1 + static_cast<size_t>(3 * dim) * h1;
+  const size_t block = static_cast<size_t>(dim) * h1;
+  cache->folded_w.resize(2 * block);
+  T* folded = cache->folded_w.data();
+#pragma omp simd
+  for (size_t i = 0; i < block; ++i) folded[i] = w1_k[i] + w1_d[i];
+  std::copy(w1_p, w1_p + block, folded + block);
+
+  // The query term, once per sample: b1 + q W2 - q W3.
+  cache->query_term.resize(static_cast<size_t>(batch) * h1);
+  T* qt = cache->query_term.data();
+  for (int b = 0; b < batch; ++b)
+    std::copy(weights.b1, weights.b1 + h1, qt + static_cast<size_t>(b) * h1);
+  Gemm(false, false, batch, h1, dim, T(1), query, dim, w1_q, h1, T(1), qt, h1);
+  Gemm(false, false, batch, h1, dim, T(-1), query, dim, w1_d, h1, T(1), qt, h1);
+
+  // Pack [k, k*q] of the valid positions and seed pre1 with their query term,
+  // then one GEMM over all of them adds the per-position part.
+  const int dim2 = 2 * dim;
+  cache->keys_kq.resize(static_cast<size_t>(n) * dim2);
+  cache->pre1.resize(static_cast<size_t>(n) * h1);
+  cache->out1.resize(static_cast<size_t>(n) * h1);
+  cache->pre2.resize(static_cast<size_t>(n) * h2);
+  cache->out2.resize(static_cast<size_t>(n) * h2);
+  cache->score.resize(n);
+  T* kkq = cache->keys_kq.data();
+  T* pre1 = cache->pre1.data();
+  for (int r = 0; r < n; ++r) {
+    const size_t pos = cache->valid_pos[r];
+    const size_t b = pos / length;
+    const T* k = keys + pos * dim;
+    const T* q = query + b * dim;
+    T* row = kkq + static_cast<size_t>(r) * dim2;
+#pragma omp simd
+    for (int d = 0; d < dim; ++d) {
+      row[d] = k[d];
+      row[dim + d] = k[d] * q[d];
+    }
+    std::copy(qt + b * h1, qt + (b + 1) * h1, pre1 + static_cast<size_t>(r) * h1);
+  }
+  Gemm(false, false, n, h1, dim2, T(1), kkq, dim2, folded, h1, T(1), pre1, h1);
+
+  HiddenForward(cache->out1.data(), &cache->dice1, pre1, weights.act1, weights.dice1_moving_mean,
+                weights.dice1_moving_var, training, n, h1, shape.activation);
+  linear_forward(cache->pre2.data(), cache->out1.data(), weights.w2, weights.b2, n, h1, h2);
+  HiddenForward(cache->out2.data(), &cache->dice2, cache->pre2.data(), weights.act2,
+                weights.dice2_moving_mean, weights.dice2_moving_var, training, n, h2,
+                shape.activation);
+  linear_forward(cache->score.data(), cache->out2.data(), weights.w3, weights.b3, n, h2, 1);
+  for (int r = 0; r < n; ++r) scores[cache->valid_pos[r]] = cache->score[r];
+}
+
+template <typename T>
+void attention_unit_backward(T* dkeys, T* dquery, const AttentionUnitGrads<T>& grads,
+                             const T* dscores, AttentionUnitCache<T>* cache,
+                             const AttentionUnitWeights<T>& weights, const T* keys, const T* query,
+                             const T* mask, const AttentionUnitShape& shape) {
+  const int batch = shape.batch;
+  const int length = shape.length;
+  const int dim = shape.dim;
+  const int dim2 = 2 * dim;
+  const int h1 = shape.hidden1;
+  const int h2 = shape.hidden2;
+  const int n = static_cast<int>(cache->valid_pos.size());
+  if (n == 0) return;
+  CHECK_EQ(cache->folded_w.size(), static_cast<size_t>(dim2) * h1)
+      << "attention_unit_backward needs the cache of a forward with the same shape";
+
+  // Only valid positions' incoming gradient counts.
+  cache->dscore.resize(n);
+  T* dscore = cache->dscore.data();
+  for (int r = 0; r < n; ++r) dscore[r] = dscores[cache->valid_pos[r]];
+
+  // Output layer: dout2 = dscore w3^T (an outer product).
+  cache->dout2.resize(static_cast<size_t>(n) * h2);
+  cache->dpre2.resize(static_cast<size_t>(n) * h2);
+  Gemm(false, true, n, h2, 1, T(1), dscore, 1, weights.w3, 1, T(0), cache->dout2.data(), h2);
+  linear_backward(static_cast<T*>(nullptr), grads.w3, grads.b3, dscore, cache->out2.data(),
+                  weights.w3, n, h2, 1);
+
+  HiddenBackward(cache->dpre2.data(), grads.act2, cache->dout2.data(), cache->dice2,
+                 cache->pre2.data(), cache->out2.data(), weights.act2, n, h2, shape.activation);
+
+  // Second layer.
+  cache->dout1.resize(static_cast<size_t>(n) * h1);
+  cache->dpre1.resize(static_cast<size_t>(n) * h1);
+  Gemm(false, true, n, h1, h2, T(1), cache->dpre2.data(), h2, weights.w2, h2, T(0),
+       cache->dout1.data(), h1);
+  linear_backward(static_cast<T*>(nullptr), grads.w2, grads.b2, cache->dpre2.data(),
+                  cache->out1.data(), weights.w2, n, h1, h2);
+
+  HiddenBackward(cache->dpre1.data(), grads.act1, cache->dout1.data(), cache->dice1,
+                 cache->pre1.data(), cache->out1.data(), weights.act1, n, h1, shape.activation);
+  const T* dpre1 = cache->dpre1.data();
+
+  // First layer, query side: every packed row received its sample's query
+  // term, so its gradient is the per-sample sum of dpre1 rows.
+  cache->dquery_term.resize(static_cast<size_t>(batch) * h1);
+  T* dqt = cache->dquery_term.data();
+  std::fill(dqt, dqt + static_cast<size_t>(batch) * h1, T(0));
+  for (int r = 0; r < n; ++r) {
+    const size_t b = cache->valid_pos[r] / length;
+    const T* src = dpre1 + static_cast<size_t>(r) * h1;
+    T* dst = dqt + b * h1;
+#pragma omp simd
+    for (int j = 0; j < h1; ++j) dst[j] += src[j];
+  }
+  if (grads.b1 != nullptr) {
+    for (int b = 0; b < batch; ++b) {
+      const T* src = dqt + static_cast<size_t>(b) * h1;
+#pragma omp simd
+      for (int j = 0; j < h1; ++j) grads.b1[j] += src[j];
+    }
+  }
+
+  // Unfold the weight gradients: W1 and W3 share dWk (W3 also gets -q^T dqt),
+  // W2 gets q^T dqt, W4 gets its own block.
+  const size_t block = static_cast<size_t>(dim) * h1;
+  if (grads.w1 != nullptr) {
+    cache->dfolded_w.resize(2 * block);
+    T* dfolded = cache->dfolded_w.data();
+    Gemm(true, false, dim2, h1, n, T(1), cache->keys_kq.data(), dim2, dpre1, h1, T(0), dfolded, h1);
+    T* g_k = grads.w1;
+    T* g_q = grads.w1 + block;
+    T* g_d = grads.w1 + 2 * block;
+    T* g_p = grads.w1 + 3 * block;
+#pragma omp simd
+    for (size_t i = 0; i < block; ++i) {
+      g_k[i] += dfolded[i];
+      g_d[i] += dfolded[i];
+      g_p[i] += dfolded[block + i];
+    }
+    Gemm(true, false, dim, h1, batch, T(1), query, dim, dqt, h1, T(1), g_q, h1);
+    Gemm(true, false, dim, h1, batch, T(-1), query, dim, dqt, h1, T(1), g_d, h1);
+  }
+
+  if (dkeys != nullptr || dquery != nullptr) {
+    // d[k, k*q] for the packed rows in one GEMM, then the product rule for k*q.
+    cache->dkeys_kq.resize(static_cast<size_t>(n) * dim2);
+    T* dkkq = cache->dkeys_kq.data();
+    Gemm(false, true, n, dim2, h1, T(1), dpre1, h1, cache->folded_w.data(), h1, T(0), dkkq, dim2);
+    for (int r = 0; r < n; ++r) {
+      const size_t pos = cache->valid_pos[r];
+      const size_t b = pos / length;
+      const T* dk = dkkq + static_cast<size_t>(r) * dim2;
+      const T* dkq = dk + dim;
+      if (dkeys != nullptr) {
+        const T* q = query + b * dim;
+        T* dst = dkeys + pos * dim;
+#pragma omp simd
+        for (int d = 0; d < dim; ++d) dst[d] += dk[d] + dkq[d] * q[d];
+      }
+      if (dquery != nullptr) {
+        const T* k = keys + pos * dim;
+        T* dst = dquery + b * dim;
+#pragma omp simd
+        for (int d = 0; d < dim; ++d) dst[d] += dkq[d] * k[d];
+      }
+    }
+  }
+  if (dquery != nullptr) {
+    const T* w1_q = weights.w1 + block;
+    const T* w1_d = weights.w1 + 2 * block;
+    Gemm(false, true, batch, dim, h1, T(1), dqt, h1, w1_q, h1, T(1), dquery, dim);
+    Gemm(false, true, batch, dim, h1, T(-1), dqt, h1, w1_d, h1, T(1), dquery, dim);
+  }
+}
+
+template void attention_unit_forward<float>(float*, AttentionUnitCache<float>*,
+                                            const AttentionUnitWeights<float>&, const float*,
+                                            const float*, const float*, bool,
+                                            const AttentionUnitShape&);
+template void attention_unit_forward<double>(double*, AttentionUnitCache<double>*,
+                                             const AttentionUnitWeights<double>&, const double*,
+                                             const double*, const double*, bool,
+                                             const AttentionUnitShape&);
+template void attention_unit_backward<float>(float*, float*, const AttentionUnitGrads<float>&,
+                                             const float*, AttentionUnitCache<float>*,
+                                             const AttentionUnitWeights<float>&, const float*,
+                                             const float*, const float*, const AttentionUnitShape&);
+template void attention_unit_backward<double>(double*, double*, const AttentionUnitGrads<double>&,
+                                              const double*, AttentionUnitCache<double>*,
+                                              const AttentionUnitWeights<double>&, const double*,
+                                              const double*, const double*,
+                                              const AttentionUnitShape&);
+
+}  // namespace dips

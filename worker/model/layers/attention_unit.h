@@ -12,6 +12,7 @@
 #ifndef DIPS_WORKER_MODEL_LAYERS_ATTENTION_UNIT_H_
 #define DIPS_WORKER_MODEL_LAYERS_ATTENTION_UNIT_H_
 
+#include <cstdint>
 #include <vector>
 
 #include "worker/model/layers/dice.h"
@@ -61,19 +62,38 @@ struct AttentionUnitGrads {
 };
 
 // Saved activations; owned by the caller, reused across steps (buffers only
-// grow, so a steady-state step allocates nothing).
+// grow, so a steady-state step allocates nothing). One cache serves one
+// forward/backward pair at a time (not thread-safe).
+//
+// Only the n valid positions are computed: they are packed into rows
+// 0..n-1 of every [n x ...] buffer in the order of valid_pos. Padding costs
+// nothing, and the Dice statistics see valid rows only.
 template <typename T>
 struct AttentionUnitCache {
-  std::vector<T> folded_w;   // [2 x D x hidden1]: W1+W3 and W4, rebuilt each forward
-  std::vector<T> query_term; // [batch x hidden1] (W2 - W3) q + b1
-  std::vector<T> kq;         // [batch*length x D] k * q
-  std::vector<T> pre1, out1; // [batch*length x hidden1]
-  std::vector<T> pre2, out2; // [batch*length x hidden2]
-  std::vector<T> dpre1, dpre2, dout1, dout2;  // backward scratch
+  std::vector<int32_t> valid_pos;  // [n] b*length + t of each valid position
+  // [2D x hidden1]: rows 0..D-1 are W1 + W3, rows D..2D-1 are W4. Rebuilt by
+  // every forward; backward uses it, so the weights must not change between.
+  std::vector<T> folded_w;
+  std::vector<T> query_term;  // [batch x hidden1] (W2 - W3) q + b1
+  std::vector<T> keys_kq;     // [n x 2D] [k, k * q], input of the folded GEMM
+  std::vector<T> pre1, out1;  // [n x hidden1]
+  std::vector<T> pre2, out2;  // [n x hidden2]
+  std::vector<T> score;       // [n]
+  // Backward scratch.
+  std::vector<T> dscore;                     // [n]
+  std::vector<T> dout2, dpre2;               // [n x hidden2]
+  std::vector<T> dout1, dpre1;               // [n x hidden1]
+  std::vector<T> dquery_term;                // [batch x hidden1]
+  std::vector<T> dfolded_w;                  // [2D x hidden1]
+  std::vector<T> dkeys_kq;                   // [n x 2D]
   DiceCache<T> dice1, dice2;
   bool training = false;
 };
 
+// scores [batch x length] (overwritten; 0 at padding); keys [batch x length
+// x D]; query [batch x D]; mask [batch x length], 1 valid / 0 padding, null
+// for all valid. Training selects Dice's batch statistics and updates its
+// moving averages through `weights`.
 template <typename T>
 void attention_unit_forward(T* scores, AttentionUnitCache<T>* cache,
                             const AttentionUnitWeights<T>& weights,
@@ -81,7 +101,9 @@ void attention_unit_forward(T* scores, AttentionUnitCache<T>* cache,
                             bool training, const AttentionUnitShape& shape);
 
 // dkeys [batch*length x D] and dquery [batch x D] accumulate (+=); either may
-// be null.
+// be null, as may any gradient pointer in `grads`. Padded positions of dkeys
+// are left untouched and dscores there is ignored. keys, query and mask must
+// be those given to the forward that filled `cache`.
 template <typename T>
 void attention_unit_backward(T* dkeys, T* dquery,
                              const AttentionUnitGrads<T>& grads,

@@ -1,1 +1,210 @@
+// DIEN auxiliary loss: the positive and the negative row of every pair go
+// through the aux network in one pass over 2 * pairs rows, so each layer is a
+// single GEMM (linear_forward) however ragged the sequences are.
 #include "worker/model/layers/aux_loss.h"
+
+#include <algorithm>
+#include <cstring>
+
+#include <glog/logging.h>
+
+#include "worker/model/layers/activations.h"
+#include "worker/model/layers/linear.h"
+#include "worker/model/layers/loss.h"
+
+namespace dips {
+namespace {
+
+template <typename T>
+void GrowTo(std::vector<T>* v, size_t n) {
+  if (v->size() < n) v->resize(n);
+}
+
+template <typename T>
+void ZeroFirst(std::vector<T>* v, size_t n) {
+  GrowTo(v, n);
+  std::fill(v->begin(), v->begin() + n, T(0));
+}
+
+// Pairs (b, t) with t + 1 < lengths[b], in row order.
+template <typename T>
+void CollectPairs(AuxLossCache<T>* cache, const int32_t* lengths,
+                  const AuxLossShape& s) {
+  size_t pairs = 0;
+  for (int b = 0; b < s.batch; ++b) {
+    CHECK(lengths[b] >= 0 && lengths[b] <= s.length)
+        << "sequence " << b << " has length " << lengths[b];
+    pairs += std::max(0, lengths[b] - 1);
+  }
+  GrowTo(&cache->pair_index, pairs);
+  int32_t* idx = cache->pair_index.data();
+  for (int b = 0; b < s.batch; ++b) {
+    for (int t = 0; t + 1 < lengths[b]; ++t) *idx++ = b * s.length + t;
+  }
+  cache->pairs = static_cast<int>(pairs);
+}
+
+}  // namespace
+
+template <typename T>
+T aux_loss_forward(AuxLossCache<T>* cache, const AuxNetWeights<T>& weights,
+                   const T* hidden, const T* behaviours, const T* negatives,
+                   const int32_t* lengths, const AuxLossShape& shape) {
+  const int H = shape.hidden, D = shape.dim;
+  CHECK(shape.kind == AuxNetKind::kMlp || H == D)
+      << "inner-product aux loss needs hidden == dim";
+  CollectPairs(cache, lengths, shape);
+  const int P = cache->pairs;
+  if (P == 0) return T(0);
+  const int n = 2 * P;
+  const int32_t* idx = cache->pair_index.data();
+  GrowTo(&cache->logits, n);
+  GrowTo(&cache->probs, n);
+  GrowTo(&cache->labels, n);
+  T* labels = cache->labels.data();
+  std::fill(labels, labels + P, T(1));
+  std::fill(labels + P, labels + n, T(0));
+  T* logits = cache->logits.data();
+
+  if (shape.kind == AuxNetKind::kInnerProduct) {
+    for (int i = 0; i < P; ++i) {
+      const T* h = hidden + static_cast<size_t>(idx[i]) * H;
+      const T* e = behaviours + static_cast<size_t>(idx[i] + 1) * D;
+      const T* ne = negatives + static_cast<size_t>(idx[i] + 1) * D;
+      T pos = 0, neg = 0;
+      for (int j = 0; j < H; ++j) {
+        pos += h[j] * e[j];
+        neg += h[j] * ne[j];
+      }
+      logits[i] = pos;
+      logits[P + i] = neg;
+    }
+  } else {
+    const int in = H + D, h1 = shape.hidden1, h2 = shape.hidden2;
+    GrowTo(&cache->input, static_cast<size_t>(n) * in);
+    GrowTo(&cache->pre1, static_cast<size_t>(n) * h1);
+    GrowTo(&cache->out1, static_cast<size_t>(n) * h1);
+    GrowTo(&cache->pre2, static_cast<size_t>(n) * h2);
+    GrowTo(&cache->out2, static_cast<size_t>(n) * h2);
+    T* x = cache->input.data();
+    for (int i = 0; i < P; ++i) {
+      const T* h = hidden + static_cast<size_t>(idx[i]) * H;
+      const size_t next = static_cast<size_t>(idx[i] + 1) * D;
+      T* pos = x + static_cast<size_t>(i) * in;
+      T* neg = x + static_cast<size_t>(P + i) * in;
+      std::memcpy(pos, h, sizeof(T) * H);
+      std::memcpy(pos + H, behaviours + next, sizeof(T) * D);
+      std::memcpy(neg, h, sizeof(T) * H);
+      std::memcpy(neg + H, negatives + next, sizeof(T) * D);
+    }
+    linear_forward(cache->pre1.data(), x, weights.w1, weights.b1, n, in, h1);
+    sigmoid_forward(cache->out1.data(), cache->pre1.data(),
+                    static_cast<size_t>(n) * h1);
+    linear_forward(cache->pre2.data(), cache->out1.data(), weights.w2,
+                   weights.b2, n, h1, h2);
+    sigmoid_forward(cache->out2.data(), cache->pre2.data(),
+                    static_cast<size_t>(n) * h2);
+    linear_forward(logits, cache->out2.data(), weights.w3, weights.b3, n, h2, 1);
+  }
+  return sigmoid_bce_forward(cache->probs.data(), logits, labels, n);
+}
+
+template <typename T>
+void aux_loss_backward(T* dhidden, T* dbehaviours, T* dnegatives,
+                       const AuxNetGrads<T>& grads, T scale,
+                       AuxLossCache<T>* cache, const AuxNetWeights<T>& weights,
+                       const T* hidden, const T* behaviours,
+                       const T* negatives, const int32_t* lengths,
+                       const AuxLossShape& shape) {
+  const int P = cache->pairs;
+  if (P == 0) return;
+  const int n = 2 * P, H = shape.hidden, D = shape.dim;
+  const int32_t* idx = cache->pair_index.data();
+  ZeroFirst(&cache->dlogits, n);
+  T* dlogits = cache->dlogits.data();
+  sigmoid_bce_backward(dlogits, cache->probs.data(), cache->labels.data(), n,
+                       scale);
+
+  if (shape.kind == AuxNetKind::kInnerProduct) {
+    for (int i = 0; i < P; ++i) {
+      const size_t hrow = static_cast<size_t>(idx[i]) * H;
+      const size_t next = static_cast<size_t>(idx[i] + 1) * D;
+      const T* h = hidden + hrow;
+      const T* e = behaviours + next;
+      const T* ne = negatives + next;
+      const T dp = dlogits[i], dn = dlogits[P + i];
+      if (dhidden != nullptr) {
+        for (int j = 0; j < H; ++j) dhidden[hrow + j] += dp * e[j] + dn * ne[j];
+      }
+      if (dbehaviours != nullptr) {
+        for (int j = 0; j < D; ++j) dbehaviours[next + j] += dp * h[j];
+      }
+      if (dnegatives != nullptr) {
+        for (int j = 0; j < D; ++j) dnegatives[next + j] += dn * h[j];
+      }
+    }
+    return;
+  }
+
+  const int in = H + D, h1 = shape.hidden1, h2 = shape.hidden2;
+  const size_t n1 = static_cast<size_t>(n) * h1, n2 = static_cast<size_t>(n) * h2;
+  ZeroFirst(&cache->dout2, n2);
+  ZeroFirst(&cache->dpre2, n2);
+  ZeroFirst(&cache->dout1, n1);
+  ZeroFirst(&cache->dpre1, n1);
+  ZeroFirst(&cache->dinput, static_cast<size_t>(n) * in);
+  linear_backward(cache->dout2.data(), grads.w3, grads.b3, dlogits,
+                  cache->out2.data(), weights.w3, n, h2, 1);
+  sigmoid_backward(cache->dpre2.data(), cache->dout2.data(), cache->out2.data(), n2);
+  linear_backward(cache->dout1.data(), grads.w2, grads.b2, cache->dpre2.data(),
+                  cache->out1.data(), weights.w2, n, h1, h2);
+  sigmoid_backward(cache->dpre1.data(), cache->dout1.data(), cache->out1.data(), n1);
+  linear_backward(cache->dinput.data(), grads.w1, grads.b1, cache->dpre1.data(),
+                  cache->input.data(), weights.w1, n, in, h1);
+
+  // Scatter the input rows back: h_t gets both rows of its pair, e_{t+1} the
+  // positive one, the negative at t+1 the other.
+  const T* dx = cache->dinput.data();
+  for (int i = 0; i < P; ++i) {
+    const size_t hrow = static_cast<size_t>(idx[i]) * H;
+    const size_t next = static_cast<size_t>(idx[i] + 1) * D;
+    const T* dpos = dx + static_cast<size_t>(i) * in;
+    const T* dneg = dx + static_cast<size_t>(P + i) * in;
+    if (dhidden != nullptr) {
+      for (int j = 0; j < H; ++j) dhidden[hrow + j] += dpos[j] + dneg[j];
+    }
+    if (dbehaviours != nullptr) {
+      for (int j = 0; j < D; ++j) dbehaviours[next + j] += dpos[H + j];
+    }
+    if (dnegatives != nullptr) {
+      for (int j = 0; j < D; ++j) dnegatives[next + j] += dneg[H + j];
+    }
+  }
+}
+
+template float aux_loss_forward<float>(AuxLossCache<float>*,
+                                       const AuxNetWeights<float>&,
+                                       const float*, const float*,
+                                       const float*, const int32_t*,
+                                       const AuxLossShape&);
+template double aux_loss_forward<double>(AuxLossCache<double>*,
+                                         const AuxNetWeights<double>&,
+                                         const double*, const double*,
+                                         const double*, const int32_t*,
+                                         const AuxLossShape&);
+template void aux_loss_backward<float>(float*, float*, float*,
+                                       const AuxNetGrads<float>&, float,
+                                       AuxLossCache<float>*,
+                                       const AuxNetWeights<float>&,
+                                       const float*, const float*,
+                                       const float*, const int32_t*,
+                                       const AuxLossShape&);
+template void aux_loss_backward<double>(double*, double*, double*,
+                                        const AuxNetGrads<double>&, double,
+                                        AuxLossCache<double>*,
+                                        const AuxNetWeights<double>&,
+                                        const double*, const double*,
+                                        const double*, const int32_t*,
+                                        const AuxLossShape&);
+
+}  // namespace dips

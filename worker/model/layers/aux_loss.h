@@ -45,25 +45,34 @@ struct AuxNetGrads {
   T* b3 = nullptr;
 };
 
+// Saved activations and backward scratch; buffers only grow (no allocation
+// in steady state). Rows 0..pairs-1 score the positives, rows pairs..2*pairs-1
+// the negatives of the same pairs. Not thread-safe.
 template <typename T>
 struct AuxLossCache {
+  int pairs = 0;
   std::vector<int32_t> pair_index;  // [pairs] b*length + t of each pair
-  std::vector<T> input;    // [2*pairs x (H + D)]
+  std::vector<T> input;    // [2*pairs x (H + D)]  MLP only
+  std::vector<T> pre1;     // [2*pairs x hidden1]  before the sigmoid
   std::vector<T> out1;     // [2*pairs x hidden1]
+  std::vector<T> pre2;     // [2*pairs x hidden2]
   std::vector<T> out2;     // [2*pairs x hidden2]
   std::vector<T> logits, probs, labels;  // [2*pairs]
-  std::vector<T> dlogits, dout1, dout2, dinput;  // backward scratch
+  std::vector<T> dlogits, dout1, dout2, dpre1, dpre2, dinput;  // backward
 };
 
 // hidden [batch x length x H]; behaviours and negatives [batch x length x D]
 // (negatives[b, t] stands against behaviours[b, t]; position 0 unused).
-// Returns the mean loss.
+// Returns the mean loss. The inner-product form ignores `weights` (may be all
+// null) and needs hidden == dim.
 template <typename T>
 T aux_loss_forward(AuxLossCache<T>* cache, const AuxNetWeights<T>& weights,
                    const T* hidden, const T* behaviours, const T* negatives,
                    const int32_t* lengths, const AuxLossShape& shape);
 
-// Backward of scale * loss. dhidden, dbehaviours, dnegatives accumulate (+=).
+// Backward of scale * loss, after aux_loss_forward on the same inputs and
+// cache. dhidden, dbehaviours, dnegatives and the weight gradients accumulate
+// (+=); any of the three input gradients may be null.
 template <typename T>
 void aux_loss_backward(T* dhidden, T* dbehaviours, T* dnegatives,
                        const AuxNetGrads<T>& grads, T scale,

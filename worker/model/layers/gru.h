@@ -45,14 +45,21 @@ struct GruGrads {
   T* bias = nullptr;
 };
 
-// Saved activations; buffers only grow, reused across steps.
+// Saved activations and backward scratch. Buffers only grow, so a cache
+// reused across batches of the same shape allocates nothing in steady state.
+// A cache belongs to one forward/backward pair at a time (not thread-safe).
 template <typename T>
 struct GruCache {
-  std::vector<T> input_proj;  // [batch*length x 3H]
+  std::vector<T> input_proj;  // [batch*length x 3H] x_t W (bias not added)
   std::vector<T> hidden_proj; // [batch*length x 3H] h_{t-1} U (all gates)
   std::vector<T> gates;       // [batch*length x 3H] u, r, hc after activation
-  std::vector<T> dgates;      // backward scratch
-  std::vector<T> dh;          // backward scratch [batch x H]
+  // Backward: gradients w.r.t. the gate pre-activations, as seen by the input
+  // projection (u, r, hc) and by the recurrent one (u, r, r * hc). Rows of
+  // padded steps and of t = 0 (h_{-1} = 0) are zero in dgates_hidden.
+  std::vector<T> dgates;         // [batch*length x 3H]
+  std::vector<T> dgates_hidden;  // [batch*length x 3H]
+  std::vector<T> dh;             // [batch x H] gradient w.r.t. h_t
+  std::vector<T> zeros;          // [H] h_{-1} = 0, so step 0 needs no branch
 };
 
 // hidden: [batch x length x H] output. attention: [batch x length], required

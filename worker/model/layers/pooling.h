@@ -7,7 +7,7 @@
 namespace dips {
 
 // out[b] = sum_t mask[b,t] * weights[b,t] * values[b,t]; weights null = 1
-// (plain masked sum pooling).
+// (plain masked sum pooling), mask null = all positions valid.
 template <typename T>
 void weighted_sum_pooling_forward(T* out, const T* values, const T* weights,
                                   const T* mask, int batch, int length, int dim);
