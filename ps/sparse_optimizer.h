@@ -16,21 +16,28 @@ namespace dips {
 
 enum class SparseOptimizerKind { kSgd, kAdagrad, kAdam, kFtrl };
 
+// The update rules and state layouts are written out in docs/optimizers.md.
 struct SparseOptimizerOptions {
   SparseOptimizerKind kind = SparseOptimizerKind::kAdagrad;
-  float learning_rate = 0.05f;
-  // Adagrad: accumulator starts here (avoids a huge first step).
+  float learning_rate = 0.05f;  // > 0; FTRL's alpha
+  // Adagrad: accumulator starts here (> 0; avoids a huge first step).
   float adagrad_initial_accumulator = 0.1f;
-  // Adam.
+  // Adam: beta1, beta2 in [0, 1); epsilon > 0.
   float beta1 = 0.9f;
   float beta2 = 0.999f;
   float epsilon = 1e-8f;
-  // FTRL-proximal (McMahan et al. 2013): alpha = learning_rate.
+  // FTRL-proximal (McMahan et al. 2013): alpha = learning_rate, beta > 0,
+  // l1 >= 0, l2 >= 0.
   float ftrl_beta = 1.0f;
   float ftrl_l1 = 0.0f;
   float ftrl_l2 = 0.0f;
 };
 
+// InvalidArgument if a field the chosen kind uses is out of its range (all
+// must be finite). Init/Apply assume valid options; SparseTable::Create checks.
+Status ValidateSparseOptimizerOptions(const SparseOptimizerOptions& options);
+
+// Names are "sgd", "adagrad", "adam", "ftrl"; Parse accepts exactly those.
 StatusOr<SparseOptimizerKind> ParseSparseOptimizerKind(const std::string& name);
 const char* SparseOptimizerName(SparseOptimizerKind kind);
 

@@ -1,0 +1,101 @@
+#include "worker/train/dense_optimizer.h"
+
+#include <cmath>
+#include <string>
+#include <utility>
+
+namespace dips {
+namespace {
+
+Status CheckRange(const char* field, float value, bool ok) {
+  if (std::isfinite(value) && ok) return Status::OK();
+  return InvalidArgumentError(std::string("dense optimizer option ") + field +
+                              " out of range: " + std::to_string(value));
+}
+
+}  // namespace
+
+Status ValidateDenseOptimizerOptions(const DenseOptimizerOptions& o) {
+  RETURN_IF_ERROR(CheckRange("learning_rate", o.learning_rate, o.learning_rate > 0));
+  switch (o.kind) {
+    case DenseOptimizerKind::kSgd:
+      return Status::OK();
+    case DenseOptimizerKind::kAdam:
+      RETURN_IF_ERROR(CheckRange("beta1", o.beta1, o.beta1 >= 0 && o.beta1 < 1));
+      RETURN_IF_ERROR(CheckRange("beta2", o.beta2, o.beta2 >= 0 && o.beta2 < 1));
+      return CheckRange("epsilon", o.epsilon, o.epsilon > 0);
+  }
+  return InvalidArgumentError("unknown dense optimizer kind " +
+                              std::to_string(static_cast<int>(o.kind)));
+}
+
+StatusOr<DenseOptimizerKind> ParseDenseOptimizerKind(const std::string& name) {
+  for (DenseOptimizerKind kind : {DenseOptimizerKind::kSgd, DenseOptimizerKind::kAdam}) {
+    if (name == DenseOptimizerName(kind)) return kind;
+  }
+  return InvalidArgumentError("unknown dense optimizer '" + name + "' (expected sgd or adam)");
+}
+
+const char* DenseOptimizerName(DenseOptimizerKind kind) {
+  switch (kind) {
+    case DenseOptimizerKind::kSgd: return "sgd";
+    case DenseOptimizerKind::kAdam: return "adam";
+  }
+  return "unknown";
+}
+
+DenseOptimizer::DenseOptimizer(const DenseOptimizerOptions& options, size_t num_params)
+    : options_(options), num_params_(num_params) {
+  const Status status = ValidateDenseOptimizerOptions(options);
+  CHECK(status.ok()) << status.ToString();
+  if (options_.kind == DenseOptimizerKind::kAdam) {
+    m_.assign(num_params_, 0.0f);
+    v_.assign(num_params_, 0.0f);
+  }
+}
+
+void DenseOptimizer::Step(const float* grads, float* params) {
+  const float lr = options_.learning_rate;
+  switch (options_.kind) {
+    case DenseOptimizerKind::kSgd:
+      for (size_t i = 0; i < num_params_; ++i) params[i] -= lr * grads[i];
+      break;
+    case DenseOptimizerKind::kAdam: {
+      const double t = static_cast<double>(step_) + 1.0;
+      // In double: 1 - 0.999^t in float loses most digits for small t.
+      const float correction1 = static_cast<float>(1.0 - std::pow(double{options_.beta1}, t));
+      const float correction2 = static_cast<float>(1.0 - std::pow(double{options_.beta2}, t));
+      const float b1 = options_.beta1;
+      const float b2 = options_.beta2;
+      const float eps = options_.epsilon;
+      for (size_t i = 0; i < num_params_; ++i) {
+        const float g = grads[i];
+        m_[i] = b1 * m_[i] + (1.0f - b1) * g;
+        v_[i] = b2 * v_[i] + (1.0f - b2) * g * g;
+        params[i] -= lr * (m_[i] / correction1) / (std::sqrt(v_[i] / correction2) + eps);
+      }
+      break;
+    }
+  }
+  ++step_;
+}
+
+Status DenseOptimizer::Restore(int64_t step, std::vector<float> m, std::vector<float> v) {
+  if (step < 0) {
+    return InvalidArgumentError("dense optimizer restore: negative step " +
+                                std::to_string(step));
+  }
+  const size_t expected = options_.kind == DenseOptimizerKind::kAdam ? num_params_ : 0;
+  if (m.size() != expected || v.size() != expected) {
+    return InvalidArgumentError(std::string("dense optimizer restore (") +
+                                DenseOptimizerName(options_.kind) + "): moments have " +
+                                std::to_string(m.size()) + " and " + std::to_string(v.size()) +
+                                " entries, expected " + std::to_string(expected));
+  }
+  step_ = step;
+  m_ = std::move(m);
+  v_ = std::move(v);
+  return Status::OK();
+}
+
+}  // namespace dips
