@@ -15,15 +15,25 @@ namespace dips {
 
 enum class DenseOptimizerKind { kSgd, kAdam };
 
+// SGD:  p -= lr * g.
+// Adam: t = steps() + 1; m = beta1 m + (1 - beta1) g; v = beta2 v + (1 - beta2) g^2;
+//       p -= lr * (m / (1 - beta1^t)) / (sqrt(v / (1 - beta2^t)) + epsilon).
+// See docs/optimizers.md.
 struct DenseOptimizerOptions {
   DenseOptimizerKind kind = DenseOptimizerKind::kAdam;
-  float learning_rate = 0.001f;  // the DIN/DIEN reference code's Adam rate
-  float beta1 = 0.9f;
-  float beta2 = 0.999f;
-  float epsilon = 1e-8f;
+  float learning_rate = 0.001f;  // > 0; the DIN/DIEN reference code's Adam rate
+  float beta1 = 0.9f;            // Adam, in [0, 1)
+  float beta2 = 0.999f;          // Adam, in [0, 1)
+  float epsilon = 1e-8f;         // Adam, > 0
 };
 
+// InvalidArgument if a field the chosen kind uses is out of range or not
+// finite. The constructor CHECKs this: validate options read from config first.
+Status ValidateDenseOptimizerOptions(const DenseOptimizerOptions& options);
+
+// Names are "sgd" and "adam"; Parse accepts exactly those.
 StatusOr<DenseOptimizerKind> ParseDenseOptimizerKind(const std::string& name);
+const char* DenseOptimizerName(DenseOptimizerKind kind);
 
 class DenseOptimizer {
  public:
@@ -36,6 +46,10 @@ class DenseOptimizer {
   // State for checkpoints: first and second moments (empty for SGD).
   const std::vector<float>& first_moment() const { return m_; }
   const std::vector<float>& second_moment() const { return v_; }
+  // Sets the state saved from steps()/first_moment()/second_moment(), so the
+  // next Step continues exactly where that optimiser left off.
+  // InvalidArgument (and no change) if step < 0 or the moments do not have
+  // num_params entries each for Adam, or are not empty for SGD.
   Status Restore(int64_t step, std::vector<float> m, std::vector<float> v);
 
  private:
