@@ -1,0 +1,106 @@
+// CtrModel: what Base, DIN and DIEN share. It gathers the embeddings
+// (target v_A, extra fields p, history e_j), pools the masked history sum
+// s, asks the subclass for its interest vector u, and runs the head on
+//   x = [p, v_A, s, v_A * s, u]
+// with the mean sigmoid BCE loss. Backward runs the same path in reverse
+// and scatters row gradients to the batch's unique keys.
+//
+// Subclasses implement the interest extractor (nothing for Base, attention
+// pooling for DIN, GRU + attention + AUGRU for DIEN) and register their
+// parameters in the layouts after the head's.
+#ifndef DIPS_WORKER_MODEL_CTR_MODEL_H_
+#define DIPS_WORKER_MODEL_CTR_MODEL_H_
+
+#include <cstdint>
+#include <vector>
+
+#include "worker/model/mlp_head.h"
+#include "worker/model/model.h"
+#include "worker/model/param_layout.h"
+
+namespace dips {
+
+// The history as every interest extractor sees it. length >= 1.
+template <typename T>
+struct SequenceInputs {
+  int batch = 0;
+  int length = 0;
+  int dim = 0;                       // D
+  const T* history = nullptr;        // [batch x length x D], padding rows 0
+  const T* target = nullptr;         // [batch x D] v_A
+  const T* mask = nullptr;           // [batch x length] 1 real, 0 padding
+  const int32_t* lengths = nullptr;  // [batch]
+};
+
+// Where the extractor accumulates (+=) the gradients of its inputs.
+template <typename T>
+struct SequenceGrads {
+  T* history = nullptr;  // [batch x length x D]
+  T* target = nullptr;   // [batch x D]
+};
+
+// Sum of the batch's history lengths (positions that are not padding).
+double ValidPositions(const Batch& batch);
+
+template <typename T>
+class CtrModel : public Model<T> {
+ public:
+  const ModelConfig& config() const override { return config_; }
+  const std::vector<ParamView>& layout() const override { return params_.views(); }
+  const std::vector<ParamView>& state_layout() const override { return state_.views(); }
+  size_t num_params() const override { return params_.size(); }
+  size_t num_state() const override { return state_.size(); }
+  void InitParams(T* params, uint64_t seed) const override;
+  void InitState(T* state) const override;
+
+  T Forward(const Batch& batch, const T* rows, const T* params, T* state, bool training,
+            T* probs) override;
+  void Backward(const Batch& batch, const T* rows, const T* params, T* param_grads,
+                T* row_grads) override;
+
+  T last_target_loss() const override { return target_loss_; }
+  T last_aux_loss() const override { return aux_loss_; }
+  double TrainingFlops(const Batch& batch) const override;
+
+ protected:
+  // interest_dim: size of u (0 for Base).
+  CtrModel(const ModelConfig& config, int interest_dim);
+
+  ParamLayout* mutable_params() { return &params_; }
+  ParamLayout* mutable_state() { return &state_; }
+
+  // Writes u [batch x interest_dim] and returns the unweighted auxiliary
+  // loss (0 unless the model has one).
+  virtual T InterestForward(const Batch& batch, const SequenceInputs<T>& in, const T* rows,
+                            const T* params, T* state, bool training, T* interest) = 0;
+  // Backward of the last InterestForward given du [batch x interest_dim];
+  // accumulates into grads, param_grads and (for rows the extractor reads
+  // itself, such as DIEN's negatives) row_grads.
+  virtual void InterestBackward(const Batch& batch, const SequenceInputs<T>& in, const T* dinterest,
+                                const T* params, const SequenceGrads<T>& grads, T* param_grads,
+                                T* row_grads) = 0;
+  virtual double InterestFlops(const Batch& batch) const = 0;
+
+ private:
+  void CheckBatch(const Batch& batch) const;
+  SequenceInputs<T> Inputs(const Batch& batch) const;
+
+  ModelConfig config_;
+  int interest_dim_;
+  int head_input_dim_;
+  ParamLayout params_;
+  ParamLayout state_;
+  MlpHead<T> head_;
+
+  // Saved by Forward for Backward (batch-major, sized for the last batch).
+  bool last_training_ = false;
+  int last_batch_ = -1, last_length_ = -1;
+  T target_loss_ = 0, aux_loss_ = 0;
+  std::vector<T> target_, extra_, history_, mask_, pooled_, interest_;
+  std::vector<T> x_, logits_, probs_, labels_;
+  std::vector<T> dlogits_, dx_, dtarget_, dextra_, dhistory_, dpooled_, dinterest_;
+};
+
+}  // namespace dips
+
+#endif  // DIPS_WORKER_MODEL_CTR_MODEL_H_

@@ -1,0 +1,169 @@
+#include "worker/model/dien_model.h"
+
+#include <algorithm>
+
+#include "worker/model/layers/embedding.h"
+#include "worker/model/layers/pooling.h"
+#include "worker/model/workspace.h"
+
+namespace dips {
+namespace {
+
+std::optional<AuxNetParams> MakeAuxNet(const ModelConfig& c, ParamLayout* params) {
+  if (!(c.aux_loss_weight > 0.0f)) return std::nullopt;
+  return AuxNetParams("dien.aux", c.aux_net, c.behaviour_dim(), c.behaviour_dim(), c.aux_hidden1,
+                      c.aux_hidden2, params);
+}
+
+}  // namespace
+
+template <typename T>
+DienModel<T>::DienModel(const ModelConfig& config)
+    : CtrModel<T>(config, config.behaviour_dim()),
+      hidden_(config.behaviour_dim()),
+      extractor_("dien.extractor", config.behaviour_dim(), hidden_, this->mutable_params()),
+      aux_(MakeAuxNet(config, this->mutable_params())),
+      // H == D, so v_A needs no projection before it meets h_t.
+      attention_("dien.attention", hidden_, config.attention_hidden1, config.attention_hidden2,
+                 config.attention_activation, this->mutable_params(), this->mutable_state()),
+      evolution_("dien.evolution", hidden_, hidden_, this->mutable_params()) {}
+
+template <typename T>
+GruVariant DienModel<T>::evolution_variant() const {
+  switch (this->config().evolution) {
+    case EvolutionKind::kAugru:
+      return GruVariant::kAugru;
+    case EvolutionKind::kAgru:
+      return GruVariant::kAgru;
+    case EvolutionKind::kAigru:
+      return GruVariant::kGru;  // on a_t * h_t
+  }
+  return GruVariant::kAugru;
+}
+
+template <typename T>
+T DienModel<T>::InterestForward(const Batch& batch, const SequenceInputs<T>& in, const T* rows,
+                                const T* params, T* state, bool training, T* interest) {
+  const int B = in.batch, L = in.length, H = hidden_;
+  const size_t n = static_cast<size_t>(B) * L;
+
+  T* h = Grow(&hidden_states_, n * H);
+  gru_forward(h, &extractor_cache_, extractor_.Weights(params), in.history, in.lengths,
+              static_cast<const T*>(nullptr), GruVariant::kGru, extractor_.Shape(B, L));
+
+  T aux_loss = 0;
+  aux_active_ = training && aux_.has_value() && batch.has_negatives();
+  if (aux_active_) {
+    const ModelConfig& c = this->config();
+    T* neg = Grow(&negatives_, n * in.dim);
+    embedding_gather(neg, rows, batch.negative_slots.data(), static_cast<int>(n),
+                     c.num_behaviour_fields, c.embedding_dim);
+    aux_loss = aux_loss_forward(&aux_cache_, aux_->Weights(params), h, in.history, neg, in.lengths,
+                                aux_->Shape(B, L));
+  }
+
+  T* scores = Grow(&scores_, n);
+  attention_unit_forward(scores, &attention_cache_, attention_.Weights(params, state), h, in.target,
+                         in.mask, training, attention_.Shape(B, L));
+  T* a = Grow(&attention_weights_, n);
+  masked_softmax_forward(a, scores, in.mask, B, L);
+
+  const GruVariant variant = evolution_variant();
+  const T* evo_in = h;
+  if (this->config().evolution == EvolutionKind::kAigru) {
+    T* scaled = Grow(&evolution_input_, n * H);
+    for (size_t i = 0; i < n; ++i) {
+      for (int k = 0; k < H; ++k) scaled[i * H + k] = a[i] * h[i * H + k];
+    }
+    evo_in = scaled;
+  }
+  T* h2 = Grow(&evolution_states_, n * H);
+  gru_forward(h2, &evolution_cache_, evolution_.Weights(params), evo_in, in.lengths,
+              variant == GruVariant::kGru ? static_cast<const T*>(nullptr) : a, variant,
+              evolution_.Shape(B, L));
+  // Padded steps carry the state, so the last position holds h'_T.
+  for (int b = 0; b < B; ++b) {
+    const T* last = h2 + (static_cast<size_t>(b) * L + L - 1) * H;
+    std::copy(last, last + H, interest + static_cast<size_t>(b) * H);
+  }
+  return aux_loss;
+}
+
+template <typename T>
+void DienModel<T>::InterestBackward(const Batch& batch, const SequenceInputs<T>& in,
+                                    const T* dinterest, const T* params,
+                                    const SequenceGrads<T>& grads, T* param_grads, T* row_grads) {
+  const int B = in.batch, L = in.length, H = hidden_;
+  const size_t n = static_cast<size_t>(B) * L;
+  const T* h = hidden_states_.data();
+  const T* a = attention_weights_.data();
+  const bool aigru = this->config().evolution == EvolutionKind::kAigru;
+  const GruVariant variant = evolution_variant();
+
+  T* dh2 = GrowZeroed(&devolution_, n * H);
+  for (int b = 0; b < B; ++b) {
+    const T* du = dinterest + static_cast<size_t>(b) * H;
+    std::copy(du, du + H, dh2 + (static_cast<size_t>(b) * L + L - 1) * H);
+  }
+  T* dh = GrowZeroed(&dhidden_, n * H);
+  T* da = GrowZeroed(&dattention_, n);
+  if (aigru) {
+    T* dx = GrowZeroed(&devolution_input_, n * H);
+    gru_backward(dx, static_cast<T*>(nullptr), evolution_.Grads(param_grads), dh2,
+                 &evolution_cache_, evolution_.Weights(params), evolution_input_.data(),
+                 evolution_states_.data(), in.lengths, static_cast<const T*>(nullptr), variant,
+                 evolution_.Shape(B, L));
+    for (size_t i = 0; i < n; ++i) {
+      T dot = 0;
+      for (int k = 0; k < H; ++k) {
+        dh[i * H + k] += a[i] * dx[i * H + k];
+        dot += dx[i * H + k] * h[i * H + k];
+      }
+      da[i] += dot;
+    }
+  } else {
+    gru_backward(dh, da, evolution_.Grads(param_grads), dh2, &evolution_cache_,
+                 evolution_.Weights(params), h, evolution_states_.data(), in.lengths, a, variant,
+                 evolution_.Shape(B, L));
+  }
+
+  T* dscores = GrowZeroed(&dscores_, n);
+  masked_softmax_backward(dscores, da, a, in.mask, B, L);
+  attention_unit_backward(dh, grads.target, attention_.Grads(param_grads), dscores,
+                          &attention_cache_, attention_.Weights(params, static_cast<T*>(nullptr)),
+                          h, in.target, in.mask, attention_.Shape(B, L));
+
+  if (aux_active_) {
+    const ModelConfig& c = this->config();
+    T* dneg = GrowZeroed(&dnegatives_, n * in.dim);
+    aux_loss_backward(dh, grads.history, dneg, aux_->Grads(param_grads),
+                      static_cast<T>(c.aux_loss_weight), &aux_cache_, aux_->Weights(params), h,
+                      in.history, negatives_.data(), in.lengths, aux_->Shape(B, L));
+    embedding_scatter_add(row_grads, dneg, batch.negative_slots.data(), static_cast<int>(n),
+                          c.num_behaviour_fields, c.embedding_dim);
+  }
+
+  gru_backward(grads.history, static_cast<T*>(nullptr), extractor_.Grads(param_grads), dh,
+               &extractor_cache_, extractor_.Weights(params), in.history, h, in.lengths,
+               static_cast<const T*>(nullptr), GruVariant::kGru, extractor_.Shape(B, L));
+}
+
+template <typename T>
+double DienModel<T>::InterestFlops(const Batch& batch) const {
+  const int B = batch.size, L = batch.max_length;
+  // The GRUs run over every position (padding carries the state); the
+  // attention unit over valid ones only.
+  double flops = extractor_.TrainingFlops(B, L) + evolution_.TrainingFlops(B, L) +
+                 attention_.TrainingFlops(B, ValidPositions(batch));
+  if (aux_.has_value() && batch.has_negatives()) {
+    double pairs = 0;
+    for (int32_t len : batch.lengths) pairs += std::max(0, len - 1);
+    flops += aux_->TrainingFlops(2.0 * pairs);
+  }
+  return flops;
+}
+
+template class DienModel<float>;
+template class DienModel<double>;
+
+}  // namespace dips

@@ -1,0 +1,127 @@
+// Model: Base, DIN or DIEN over one mini-batch. The model owns no
+// parameters: dense parameters live in one flat buffer (layout() names the
+// views), embedding rows come from the parameter servers, and Dice moving
+// statistics live in a separate flat "state" buffer (not trained; averaged,
+// not summed, across replicas). The model object holds only the saved
+// activations of its last forward pass, so each training thread owns one
+// Model and they share the parameter buffer read-only during a step.
+//
+// Templated on the scalar: float for training, double for the
+// finite-difference tests.
+#ifndef DIPS_WORKER_MODEL_MODEL_H_
+#define DIPS_WORKER_MODEL_MODEL_H_
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "common/status.h"
+#include "worker/data/batch.h"
+#include "worker/model/layers/attention_unit.h"
+#include "worker/model/layers/aux_loss.h"
+
+namespace dips {
+
+enum class ModelKind { kBase, kDin, kDien };
+enum class EvolutionKind { kAugru, kAgru, kAigru };
+
+StatusOr<ModelKind> ParseModelKind(const std::string& name);
+const char* ModelKindName(ModelKind kind);
+StatusOr<HiddenActivation> ParseHiddenActivation(const std::string& name);
+StatusOr<EvolutionKind> ParseEvolutionKind(const std::string& name);
+
+struct ModelConfig {
+  ModelKind kind = ModelKind::kDin;
+  int embedding_dim = 18;        // d, per id field
+  int num_behaviour_fields = 2;  // F: item, category [, shop] (LogSchema)
+  int num_extra_fields = 0;      // P: profile/context fields (LogSchema)
+  std::vector<int> mlp_hidden = {200, 80};
+  HiddenActivation mlp_activation = HiddenActivation::kDice;
+  // DIN activation unit (and DIEN's attention).
+  int attention_hidden1 = 80;
+  int attention_hidden2 = 40;
+  HiddenActivation attention_activation = HiddenActivation::kSigmoid;
+  bool din_softmax = false;  // DIN: masked softmax of scores (reference code)
+  // DIEN.
+  EvolutionKind evolution = EvolutionKind::kAugru;
+  float aux_loss_weight = 1.0f;  // alpha; 0 disables the auxiliary loss
+  AuxNetKind aux_net = AuxNetKind::kMlp;
+  int aux_hidden1 = 100;  // auxiliary MLP g: [h_t, e] -> 100 -> 50 -> 1
+  int aux_hidden2 = 50;
+  // Dice.
+  double dice_momentum = 0.99;
+  double dice_eps = 1e-8;
+
+  int behaviour_dim() const { return num_behaviour_fields * embedding_dim; }  // D
+};
+
+// OK when every size is positive and every rate in range; what Create checks.
+Status ValidateModelConfig(const ModelConfig& config);
+
+// A named view into the flat parameter buffer.
+struct ParamView {
+  std::string name;
+  size_t offset = 0;
+  size_t size = 0;
+};
+
+template <typename T>
+class Model {
+ public:
+  static StatusOr<std::unique_ptr<Model<T>>> Create(const ModelConfig& config);
+  virtual ~Model() = default;
+
+  virtual const ModelConfig& config() const = 0;
+  virtual const std::vector<ParamView>& layout() const = 0;
+  // Named views into the state buffer (Dice moving means and variances).
+  virtual const std::vector<ParamView>& state_layout() const = 0;
+  virtual size_t num_params() const = 0;
+  virtual size_t num_state() const = 0;
+
+  // Deterministic initialisation from `seed`: Glorot-uniform weight
+  // matrices, zero biases, PReLU alphas 0.1, Dice alphas 0 (reference code);
+  // docs/models.md lists every view. Float and double get the same values
+  // up to rounding. InitState: Dice moving means 0, variances 1.
+  virtual void InitParams(T* params, uint64_t seed) const = 0;
+  virtual void InitState(T* state) const = 0;
+
+  // Forward pass on `batch`. rows: [batch.num_unique_keys() x embedding_dim]
+  // embedding rows in batch.unique_keys order. Writes the click
+  // probabilities to probs [batch.size] (unless null) and returns the loss (mean target
+  // BCE + aux_loss_weight * aux loss when training a DIEN with negatives).
+  // training: Dice uses batch statistics and updates the moving statistics
+  // in `state` (which it never reads, so the loss of a training pass does not
+  // depend on earlier passes); otherwise it reads them and changes nothing.
+  // The batch must match the config (F, P) and be well formed (CHECKed: a
+  // malformed batch is a bug in the batch builder).
+  virtual T Forward(const Batch& batch, const T* rows, const T* params, T* state, bool training,
+                    T* probs) = 0;
+
+  // Backward of the last Forward (which must have had training = true) for
+  // the same batch/rows/params. Accumulates (+=) into param_grads
+  // [num_params] and row_grads [num_unique_keys x embedding_dim].
+  virtual void Backward(const Batch& batch, const T* rows, const T* params, T* param_grads,
+                        T* row_grads) = 0;
+
+  // Loss parts of the last Forward.
+  virtual T last_target_loss() const = 0;
+  virtual T last_aux_loss() const = 0;
+
+  // Multiply-add FLOPs (2 per multiply-add) of the matrix products of one
+  // forward + backward on `batch`, for throughput reporting.
+  virtual double TrainingFlops(const Batch& batch) const = 0;
+};
+
+// Mini-batch-aware L2 regularisation (DIN paper 5.1): for each row k present
+// in the batch adds lambda / n_k * ||w_k||^2 to the returned penalty and
+// 2 lambda / n_k * w_k to row_grads[k]; n_k = counts[k] (occurrences so far,
+// including this batch; values < 1 are treated as 1).
+template <typename T>
+T mba_regularization(T* row_grads, const T* rows, const uint64_t* counts, int num_rows, int dim,
+                     T lambda);
+
+}  // namespace dips
+
+#endif  // DIPS_WORKER_MODEL_MODEL_H_

@@ -1,0 +1,45 @@
+#include "worker/model/param_layout.h"
+
+#include <glog/logging.h>
+
+#include <cmath>
+#include <random>
+
+namespace dips {
+
+size_t ParamLayout::Add(const std::string& name, size_t size, const ParamInit& init) {
+  CHECK_GT(size, 0u) << name;
+  ParamView view;
+  view.name = name;
+  view.offset = size_;
+  view.size = size;
+  views_.push_back(view);
+  inits_.push_back(init);
+  size_ += size;
+  return view.offset;
+}
+
+template <typename T>
+void ParamLayout::Initialize(T* data, uint64_t seed) const {
+  std::mt19937_64 rng(seed);
+  for (size_t v = 0; v < views_.size(); ++v) {
+    const ParamView& view = views_[v];
+    const ParamInit& init = inits_[v];
+    T* out = data + view.offset;
+    if (init.kind == ParamInit::Kind::kConstant) {
+      for (size_t i = 0; i < view.size; ++i) out[i] = static_cast<T>(init.value);
+      continue;
+    }
+    const double limit = std::sqrt(6.0 / (init.fan_in + init.fan_out));
+    for (size_t i = 0; i < view.size; ++i) {
+      // Top 53 bits -> uniform in [0, 1), exactly representable in double.
+      const double unit = static_cast<double>(rng() >> 11) * 0x1.0p-53;
+      out[i] = static_cast<T>((2.0 * unit - 1.0) * limit);
+    }
+  }
+}
+
+template void ParamLayout::Initialize<float>(float*, uint64_t) const;
+template void ParamLayout::Initialize<double>(double*, uint64_t) const;
+
+}  // namespace dips
