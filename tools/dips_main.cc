@@ -1,0 +1,101 @@
+// `dips`: one program, git-style subcommands. Each subcommand's flags are
+// defined in its own *_main.cc; this file only dispatches and prints help.
+#include <cstdio>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include <gflags/gflags.h>
+#include <glog/logging.h>
+
+#include "tools/subcommands.h"
+
+namespace {
+
+struct Subcommand {
+  const char* name;
+  const char* summary;
+  const char* flags_file;  // flags defined in files matching this are shown
+  int (*run)(int, char**);
+};
+
+const Subcommand kSubcommands[] = {
+    {"train", "train Base, DIN or DIEN and evaluate AUC/GAUC/logloss", "worker/train_main",
+     dips::RunTrain},
+    {"gen", "write the built-in synthetic behaviour dataset", "tools/gen_main", dips::RunGen},
+    {"convert", "convert MovieLens or Amazon raw data into behaviour logs",
+     "tools/convert_main", dips::RunConvert},
+};
+
+void PrintUsage() {
+  std::printf("usage: dips <command> [--flags]\n\ncommands:\n");
+  for (const Subcommand& s : kSubcommands) std::printf("  %-10s %s\n", s.name, s.summary);
+  std::printf("  %-10s %s\n", "help", "this text; `dips help CMD` or `dips CMD --help` for flags");
+}
+
+// Prints the flags defined in the subcommand's file and the shared ones.
+void PrintSubcommandHelp(const Subcommand& s) {
+  std::printf("usage: dips %s [--flags]\n%s\n\nflags:\n", s.name, s.summary);
+  std::vector<gflags::CommandLineFlagInfo> flags;
+  gflags::GetAllFlags(&flags);
+  for (const auto& f : flags) {
+    const bool own = f.filename.find(s.flags_file) != std::string::npos;
+    const bool shared = f.filename.find("tools/common_flags") != std::string::npos;
+    if (!own && !shared) continue;
+    std::printf("  --%s (%s)\n      %s\n      default: %s\n", f.name.c_str(), f.type.c_str(),
+                f.description.c_str(), f.default_value.empty() ? "\"\"" : f.default_value.c_str());
+  }
+}
+
+const Subcommand* Find(const char* name) {
+  for (const Subcommand& s : kSubcommands) {
+    if (std::strcmp(s.name, name) == 0) return &s;
+  }
+  return nullptr;
+}
+
+bool WantsHelp(int argc, char** argv) {
+  for (int i = 1; i < argc; ++i) {
+    if (std::strcmp(argv[i], "--help") == 0 || std::strcmp(argv[i], "-h") == 0 ||
+        std::strcmp(argv[i], "-help") == 0) {
+      return true;
+    }
+  }
+  return false;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  gflags::SetUsageMessage("dips <command> [--flags]; see `dips help`");
+  if (argc < 2 || std::strcmp(argv[1], "help") == 0 || std::strcmp(argv[1], "--help") == 0 ||
+      std::strcmp(argv[1], "-h") == 0) {
+    if (argc >= 3) {
+      if (const Subcommand* s = Find(argv[2])) {
+        PrintSubcommandHelp(*s);
+        return 0;
+      }
+    }
+    PrintUsage();
+    return argc < 2 ? 2 : 0;
+  }
+  const Subcommand* sub = Find(argv[1]);
+  if (sub == nullptr) {
+    std::fprintf(stderr, "dips: unknown command '%s'\n\n", argv[1]);
+    PrintUsage();
+    return 2;
+  }
+  // Shift so the subcommand sees argv[0] = "dips SUB".
+  std::string name = std::string("dips ") + sub->name;
+  char** sub_argv = argv + 1;
+  sub_argv[0] = name.data();
+  int sub_argc = argc - 1;
+  if (WantsHelp(sub_argc, sub_argv)) {
+    PrintSubcommandHelp(*sub);
+    return 0;
+  }
+  FLAGS_logtostderr = true;
+  gflags::ParseCommandLineFlags(&sub_argc, &sub_argv, /*remove_flags=*/true);
+  google::InitGoogleLogging(name.c_str());
+  return sub->run(sub_argc, sub_argv);
+}
