@@ -1,0 +1,105 @@
+#include "worker/train/batch_stream.h"
+
+#include <utility>
+
+namespace dips {
+
+BatchStream::BatchStream(std::unique_ptr<LogReader> reader,
+                         const BatchStreamOptions& options)
+    : reader_(std::move(reader)), options_(options), builder_(options.builder) {
+  CHECK_GT(options_.batch_size, 0);
+  CHECK_GT(options_.queue_depth, 0);
+}
+
+BatchStream::~BatchStream() { StopProducer(); }
+
+void BatchStream::StopProducer() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stop_ = true;
+  }
+  cv_.notify_all();
+  if (producer_.joinable()) producer_.join();
+}
+
+Status BatchStream::StartPass() {
+  StopProducer();
+  RETURN_IF_ERROR(reader_->Rewind());
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    while (!ready_.empty()) {
+      free_.push_back(std::move(ready_.front()));
+      ready_.pop_front();
+    }
+    done_ = false;
+    stop_ = false;
+    error_ = Status::OK();
+  }
+  producer_ = std::thread([this] { Produce(); });
+  return Status::OK();
+}
+
+void BatchStream::Produce() {
+  std::vector<Sample> samples(options_.batch_size);
+  Status status;
+  bool end = false;
+  while (!end) {
+    int n = 0;
+    while (n < options_.batch_size) {
+      StatusOr<bool> more = reader_->Next(&samples[n]);
+      if (!more.ok()) {
+        status = more.status();
+        end = true;
+        break;
+      }
+      if (!*more) {
+        end = true;
+        break;
+      }
+      ++n;
+    }
+    if (n > 0 && status.ok()) {
+      Batch batch;
+      {
+        std::unique_lock<std::mutex> lock(mu_);
+        cv_.wait(lock, [this] {
+          return stop_ || static_cast<int>(ready_.size()) < options_.queue_depth;
+        });
+        if (stop_) return;
+        if (!free_.empty()) {
+          batch = std::move(free_.back());
+          free_.pop_back();
+        }
+      }
+      builder_.Build(samples.data(), n, reader_->schema(), &batch);
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        ready_.push_back(std::move(batch));
+      }
+      cv_.notify_all();
+    }
+  }
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    done_ = true;
+    error_ = status;
+  }
+  cv_.notify_all();
+}
+
+StatusOr<bool> BatchStream::Next(Batch* batch) {
+  std::unique_lock<std::mutex> lock(mu_);
+  cv_.wait(lock, [this] { return !ready_.empty() || done_; });
+  if (ready_.empty()) {
+    if (!error_.ok()) return error_;
+    return false;
+  }
+  std::swap(*batch, ready_.front());
+  free_.push_back(std::move(ready_.front()));
+  ready_.pop_front();
+  lock.unlock();
+  cv_.notify_all();
+  return true;
+}
+
+}  // namespace dips

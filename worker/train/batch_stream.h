@@ -1,0 +1,69 @@
+// BatchStream: turns a LogReader into a stream of Batches, reading and
+// building on a background thread so parsing overlaps the training step.
+// One pass over the data per StartPass(); the order of batches is the order
+// of the reader, so runs with a fixed seed are reproducible.
+//
+// Thread-safety: the consumer side (StartPass, Next) is for one thread.
+#ifndef DIPS_WORKER_TRAIN_BATCH_STREAM_H_
+#define DIPS_WORKER_TRAIN_BATCH_STREAM_H_
+
+#include <condition_variable>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include "common/status.h"
+#include "common/thread_annotations.h"
+#include "worker/data/batch.h"
+#include "worker/data/batch_builder.h"
+#include "worker/data/log_reader.h"
+
+namespace dips {
+
+struct BatchStreamOptions {
+  int batch_size = 128;
+  int queue_depth = 8;  // batches built ahead of the consumer
+  BatchBuilderOptions builder;
+};
+
+class BatchStream {
+ public:
+  BatchStream(std::unique_ptr<LogReader> reader, const BatchStreamOptions& options);
+  ~BatchStream();
+  BatchStream(const BatchStream&) = delete;
+  BatchStream& operator=(const BatchStream&) = delete;
+
+  // Rewinds the reader and starts producing the batches of a new pass.
+  // Stops a pass still in progress.
+  Status StartPass();
+
+  // Swaps the next batch of the pass into *batch (its old buffers are
+  // recycled). Returns false at the end of the pass, or the reader's error
+  // (e.g. too many malformed lines).
+  StatusOr<bool> Next(Batch* batch);
+
+  const LogReader& reader() const { return *reader_; }
+
+ private:
+  void Produce();
+  void StopProducer();
+
+  std::unique_ptr<LogReader> reader_;
+  const BatchStreamOptions options_;
+  BatchBuilder builder_;  // used only by the producer thread
+  std::thread producer_;
+
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<Batch> ready_ GUARDED_BY(mu_);
+  std::vector<Batch> free_ GUARDED_BY(mu_);
+  bool done_ GUARDED_BY(mu_) = true;    // producer finished the pass
+  bool stop_ GUARDED_BY(mu_) = false;   // consumer asked it to stop
+  Status error_ GUARDED_BY(mu_);
+};
+
+}  // namespace dips
+
+#endif  // DIPS_WORKER_TRAIN_BATCH_STREAM_H_

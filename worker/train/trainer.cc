@@ -1,0 +1,324 @@
+#include "worker/train/trainer.h"
+
+#include <cblas.h>
+#include <omp.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <fstream>
+#include <utility>
+
+#include "worker/train/batch_stream.h"
+#include "worker/train/metrics_log.h"
+
+namespace dips {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double SecondsSince(Clock::time_point start) {
+  return std::chrono::duration<double>(Clock::now() - start).count();
+}
+
+// One data-parallel replica: a model (saved activations) and the buffers of
+// one batch. Owned by exactly one thread during a step.
+struct Replica {
+  std::unique_ptr<Model<float>> model;
+  Batch batch;
+  std::vector<float> rows;         // [K x dim] pulled rows
+  std::vector<uint64_t> counts;    // [K] occurrences so far
+  std::vector<float> row_grads;    // [K x dim]
+  std::vector<float> param_grads;  // [num_params]
+  std::vector<float> state;        // Dice moving statistics
+  std::vector<float> probs;        // [B]
+  double loss = 0.0;
+  Status status;
+  bool has_batch = false;
+};
+
+class TrainerImpl : public Trainer {
+ public:
+  explicit TrainerImpl(const TrainerOptions& options)
+      : options_(options), samples_per_epoch_(options.samples_per_epoch_hint) {}
+
+  Status Init() {
+    if (options_.train_files.empty()) return InvalidArgumentError("no training files given");
+    if (options_.batch_size <= 0) return InvalidArgumentError("batch_size must be positive");
+    if (options_.threads <= 0) return InvalidArgumentError("threads must be positive");
+    // The replicas are the parallelism; BLAS runs in the calling thread.
+    openblas_set_num_threads(1);
+
+    ASSIGN_OR_RETURN(std::unique_ptr<LogReader> train_reader,
+                     LogReader::Open(options_.train_files, options_.reader));
+    schema_ = train_reader->schema();
+    options_.model.num_behaviour_fields = schema_.num_behaviour_fields();
+    options_.model.num_extra_fields = schema_.num_extra_fields();
+    options_.table.dim = options_.model.embedding_dim;
+
+    BatchStreamOptions stream_options;
+    stream_options.batch_size = options_.batch_size;
+    stream_options.builder.with_negatives = options_.model.kind == ModelKind::kDien &&
+                                            options_.model.aux_loss_weight > 0.0f;
+    stream_options.builder.seed = options_.seed;
+    train_stream_ = std::make_unique<BatchStream>(std::move(train_reader), stream_options);
+
+    if (!options_.test_files.empty()) {
+      ReaderOptions test_reader_options = options_.reader;
+      test_reader_options.part_index = 0;
+      test_reader_options.num_parts = 1;
+      ASSIGN_OR_RETURN(std::unique_ptr<LogReader> test_reader,
+                       LogReader::Open(options_.test_files, test_reader_options));
+      if (test_reader->schema() != schema_) {
+        return InvalidArgumentError("test files have a different schema than the training files");
+      }
+      BatchStreamOptions test_options = stream_options;
+      test_options.builder.with_negatives = false;
+      test_stream_ = std::make_unique<BatchStream>(std::move(test_reader), test_options);
+    }
+
+    ASSIGN_OR_RETURN(table_, SparseTable::Create(options_.table));
+    for (int r = 0; r < options_.threads; ++r) {
+      auto replica = std::make_unique<Replica>();
+      ASSIGN_OR_RETURN(replica->model, Model<float>::Create(options_.model));
+      replica->state.resize(replica->model->num_state());
+      replica->model->InitState(replica->state.data());
+      replica->param_grads.resize(replica->model->num_params());
+      replicas_.push_back(std::move(replica));
+    }
+    const Model<float>& model = *replicas_[0]->model;
+    params_.resize(model.num_params());
+    model.InitParams(params_.data(), options_.seed);
+    dense_grads_.resize(model.num_params());
+    eval_state_.resize(model.num_state());
+    dense_optimizer_ = std::make_unique<DenseOptimizer>(options_.dense_optimizer, params_.size());
+    LOG(INFO) << "model " << ModelKindName(options_.model.kind) << ": "
+              << params_.size() << " dense parameters, embedding dim "
+              << options_.model.embedding_dim << ", " << schema_.num_behaviour_fields()
+              << " behaviour fields, " << schema_.num_extra_fields() << " extra fields, "
+              << options_.threads << " replica thread(s)";
+    return Status::OK();
+  }
+
+  StatusOr<TrainReport> Train() override {
+    TrainReport report;
+    MetricsLog metrics_log(options_.metrics_out);
+    double flops_total = 0.0;
+    bool stop = false;
+    for (int epoch = 0; epoch < options_.epochs && !stop; ++epoch) {
+      RETURN_IF_ERROR(train_stream_->StartPass());
+      const auto epoch_start = Clock::now();
+      auto last_log = epoch_start;
+      double epoch_loss = 0.0;
+      int64_t epoch_batches = 0;
+      int64_t epoch_samples = 0;
+      while (!stop) {
+        ASSIGN_OR_RETURN(int got, FillReplicas(train_stream_.get()));
+        if (got == 0) break;
+        const auto step_start = Clock::now();
+        RETURN_IF_ERROR(TrainStep(got));
+        report.train_seconds += SecondsSince(step_start);
+        ++report.steps;
+        for (int r = 0; r < got; ++r) {
+          const Replica& rep = *replicas_[r];
+          epoch_loss += rep.loss;
+          ++epoch_batches;
+          epoch_samples += rep.batch.size;
+          report.samples += rep.batch.size;
+          flops_total += rep.model->TrainingFlops(rep.batch);
+        }
+        if (options_.max_steps > 0 && report.steps >= options_.max_steps) stop = true;
+        const double since_log = SecondsSince(last_log);
+        if (options_.progress_line || since_log >= options_.log_every_seconds) {
+          LogProgress(epoch, epoch_samples, report.samples, epoch_loss / epoch_batches,
+                      SecondsSince(epoch_start), since_log >= options_.log_every_seconds);
+          if (since_log >= options_.log_every_seconds) last_log = Clock::now();
+        }
+        if (options_.eval_every_steps > 0 && report.steps % options_.eval_every_steps == 0 &&
+            test_stream_ != nullptr) {
+          RETURN_IF_ERROR(EvaluateAndLog(&metrics_log, report, epoch));
+        }
+      }
+      if (options_.progress_line) std::fprintf(stderr, "\n");
+      report.final_train_loss = epoch_batches > 0 ? epoch_loss / epoch_batches : 0.0;
+      samples_per_epoch_ = epoch_samples;
+      LOG(INFO) << "epoch " << epoch + 1 << " done: " << epoch_samples << " samples, mean loss "
+                << report.final_train_loss << ", " << SecondsSince(epoch_start) << " s";
+      if (test_stream_ != nullptr && options_.eval_every_steps == 0) {
+        RETURN_IF_ERROR(EvaluateAndLog(&metrics_log, report, epoch));
+      }
+    }
+    report.samples_per_second =
+        report.train_seconds > 0 ? report.samples / report.train_seconds : 0.0;
+    report.flops_per_sample = report.samples > 0 ? flops_total / report.samples : 0.0;
+    report.final_metrics = last_metrics_;
+    return report;
+  }
+
+  StatusOr<EvalMetrics> Evaluate() override {
+    if (test_stream_ == nullptr) return FailedPreconditionError("no test files given");
+    AverageStates();
+    RETURN_IF_ERROR(test_stream_->StartPass());
+    std::vector<MetricsAccumulator> accumulators(replicas_.size());
+    while (true) {
+      ASSIGN_OR_RETURN(int got, FillReplicas(test_stream_.get()));
+      if (got == 0) break;
+#pragma omp parallel for num_threads(got) schedule(static, 1)
+      for (int r = 0; r < got; ++r) {
+        Replica& rep = *replicas_[r];
+        rep.status = PullRows(&rep, /*create_missing=*/false);
+        if (!rep.status.ok()) continue;
+        rep.probs.resize(rep.batch.size);
+        // Evaluation reads a copy of the averaged statistics (never writes).
+        rep.model->Forward(rep.batch, rep.rows.data(), params_.data(), eval_state_.data(),
+                           /*training=*/false, rep.probs.data());
+        accumulators[r].Add(rep.probs.data(), rep.batch.labels.data(),
+                            rep.batch.user_keys.data(), rep.batch.size);
+      }
+      for (int r = 0; r < got; ++r) RETURN_IF_ERROR(replicas_[r]->status);
+    }
+    for (size_t r = 1; r < accumulators.size(); ++r) accumulators[0].Merge(accumulators[r]);
+    return accumulators[0].Compute();
+  }
+
+ private:
+  // Hands the next batches of `stream` to the replicas; returns how many got one.
+  StatusOr<int> FillReplicas(BatchStream* stream) {
+    int got = 0;
+    for (auto& replica : replicas_) {
+      ASSIGN_OR_RETURN(bool more, stream->Next(&replica->batch));
+      replica->has_batch = more;
+      if (!more) break;
+      ++got;
+    }
+    return got;
+  }
+
+  Status PullRows(Replica* rep, bool create_missing) {
+    const int k = rep->batch.num_unique_keys();
+    const int dim = options_.model.embedding_dim;
+    rep->rows.resize(static_cast<size_t>(k) * dim);
+    rep->counts.resize(k);
+    return table_->Pull(rep->batch.unique_keys.data(), k, create_missing, rep->rows.data(),
+                        rep->counts.data());
+  }
+
+  // Forward/backward of every replica, sparse pushes, then one dense step
+  // on the averaged dense gradients.
+  Status TrainStep(int replicas) {
+    const int64_t step = dense_optimizer_->steps();
+#pragma omp parallel for num_threads(replicas) schedule(static, 1)
+    for (int r = 0; r < replicas; ++r) {
+      replicas_[r]->status = ReplicaStep(replicas_[r].get(), step);
+    }
+    for (int r = 0; r < replicas; ++r) RETURN_IF_ERROR(replicas_[r]->status);
+    std::fill(dense_grads_.begin(), dense_grads_.end(), 0.0f);
+    const float scale = 1.0f / static_cast<float>(replicas);
+    for (int r = 0; r < replicas; ++r) {
+      cblas_saxpy(static_cast<int>(dense_grads_.size()), scale,
+                  replicas_[r]->param_grads.data(), 1, dense_grads_.data(), 1);
+    }
+    dense_optimizer_->Step(dense_grads_.data(), params_.data());
+    return Status::OK();
+  }
+
+  Status ReplicaStep(Replica* rep, int64_t step) {
+    RETURN_IF_ERROR(PullRows(rep, /*create_missing=*/true));
+    const Batch& batch = rep->batch;
+    const int k = batch.num_unique_keys();
+    const int dim = options_.model.embedding_dim;
+    rep->probs.resize(batch.size);
+    rep->row_grads.assign(static_cast<size_t>(k) * dim, 0.0f);
+    std::fill(rep->param_grads.begin(), rep->param_grads.end(), 0.0f);
+    double loss = rep->model->Forward(batch, rep->rows.data(), params_.data(), rep->state.data(),
+                                      /*training=*/true, rep->probs.data());
+    rep->model->Backward(batch, rep->rows.data(), params_.data(), rep->param_grads.data(),
+                         rep->row_grads.data());
+    if (options_.mba_lambda > 0.0f) {
+      // n_k counts this batch's occurrences too.
+      for (int i = 0; i < k; ++i) rep->counts[i] += batch.key_counts[i];
+      loss += mba_regularization(rep->row_grads.data(), rep->rows.data(), rep->counts.data(), k,
+                                 dim, options_.mba_lambda);
+    }
+    if (!std::isfinite(loss)) {
+      return InternalError("training loss is not finite at step " + std::to_string(step) +
+                           "; lower the learning rates");
+    }
+    rep->loss = loss;
+    return table_->Push(batch.unique_keys.data(), k, rep->row_grads.data(),
+                        batch.key_counts.data(), step);
+  }
+
+  // Evaluation uses the mean of the replicas' Dice moving statistics.
+  void AverageStates() {
+    std::fill(eval_state_.begin(), eval_state_.end(), 0.0f);
+    const float scale = 1.0f / static_cast<float>(replicas_.size());
+    for (const auto& rep : replicas_) {
+      for (size_t i = 0; i < eval_state_.size(); ++i) eval_state_[i] += scale * rep->state[i];
+    }
+  }
+
+  Status EvaluateAndLog(MetricsLog* log, const TrainReport& report, int epoch) {
+    const auto start = Clock::now();
+    ASSIGN_OR_RETURN(EvalMetrics m, Evaluate());
+    last_metrics_ = m;
+    const double sps = report.train_seconds > 0 ? report.samples / report.train_seconds : 0.0;
+    LOG(INFO) << "eval after epoch " << epoch + 1 << " step " << report.steps << ": test_auc "
+              << m.auc << " test_gauc " << m.gauc << " test_logloss " << m.logloss << " ("
+              << m.samples << " samples, " << m.gauc_users << " GAUC users, "
+              << SecondsSince(start) << " s); train " << sps << " samples/s";
+    MetricsRecord record;
+    record.model = ModelKindName(options_.model.kind);
+    record.epoch = epoch + 1;
+    record.step = report.steps;
+    record.samples = report.samples;
+    record.metrics = m;
+    record.train_samples_per_sec = sps;
+    record.threads = options_.threads;
+    return log->Append(record);
+  }
+
+  void LogProgress(int epoch, int64_t samples, int64_t total_samples, double mean_loss,
+                   double seconds, bool to_log) {
+    const double sps = seconds > 0 ? samples / seconds : 0.0;
+    std::string eta = "?";
+    if (samples_per_epoch_ > 0 && sps > 0) {
+      const double left = static_cast<double>(samples_per_epoch_) * options_.epochs -
+                          static_cast<double>(total_samples);
+      eta = std::to_string(static_cast<long long>(std::max(0.0, left) / sps)) + " s";
+    }
+    if (options_.progress_line) {
+      std::fprintf(stderr, "\repoch %d/%d  %lld samples  %.0f samples/s  loss %.5f  ETA %s   ",
+                   epoch + 1, options_.epochs, static_cast<long long>(samples), sps, mean_loss,
+                   eta.c_str());
+      std::fflush(stderr);
+    } else if (to_log) {
+      LOG(INFO) << "epoch " << epoch + 1 << "/" << options_.epochs << ": " << samples
+                << " samples, " << sps << " samples/s, loss " << mean_loss << ", ETA " << eta;
+    }
+  }
+
+  TrainerOptions options_;
+  LogSchema schema_;
+  std::unique_ptr<BatchStream> train_stream_;
+  std::unique_ptr<BatchStream> test_stream_;
+  std::unique_ptr<SparseTable> table_;
+  std::vector<std::unique_ptr<Replica>> replicas_;
+  std::vector<float> params_;
+  std::vector<float> dense_grads_;
+  std::vector<float> eval_state_;
+  std::unique_ptr<DenseOptimizer> dense_optimizer_;
+  EvalMetrics last_metrics_;
+  int64_t samples_per_epoch_ = 0;
+};
+
+}  // namespace
+
+StatusOr<std::unique_ptr<Trainer>> Trainer::Create(const TrainerOptions& options) {
+  auto trainer = std::make_unique<TrainerImpl>(options);
+  RETURN_IF_ERROR(trainer->Init());
+  return std::unique_ptr<Trainer>(std::move(trainer));
+}
+
+}  // namespace dips

@@ -1,0 +1,72 @@
+// Trainer: single-process training of Base/DIN/DIEN against an in-process
+// SparseTable (the same table a parameter-server shard serves).
+//
+// Threads are data-parallel replicas: each step, every replica takes its own
+// batch, pulls its rows, runs forward/backward and pushes its row gradients
+// to the table (sparse updates are applied as they arrive, as a server
+// would); the replicas' dense gradients are then averaged and one dense
+// optimiser step is taken — exactly what W MPI workers do with an
+// all-reduce. With one thread and a fixed seed, runs are reproducible.
+#ifndef DIPS_WORKER_TRAIN_TRAINER_H_
+#define DIPS_WORKER_TRAIN_TRAINER_H_
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "common/status.h"
+#include "ps/sparse_table.h"
+#include "worker/data/log_reader.h"
+#include "worker/model/model.h"
+#include "worker/train/dense_optimizer.h"
+#include "worker/train/metrics.h"
+
+namespace dips {
+
+struct TrainerOptions {
+  // Model; num_behaviour_fields and num_extra_fields are taken from the
+  // training data's schema.
+  ModelConfig model;
+  std::vector<std::string> train_files;
+  std::vector<std::string> test_files;  // may be empty: no evaluation
+  ReaderOptions reader;
+  int epochs = 1;
+  int batch_size = 128;
+  int threads = 1;                 // data-parallel replicas
+  uint64_t seed = 1;               // dense init, negative sampling
+  DenseOptimizerOptions dense_optimizer;
+  SparseTableOptions table;        // embedding rows and their optimiser
+  float mba_lambda = 0.0f;         // mini-batch-aware L2 (DIN paper 5.1)
+  int64_t eval_every_steps = 0;    // 0: evaluate after each epoch only
+  int64_t max_steps = 0;           // 0: no limit (benchmarks set one)
+  std::string metrics_out;         // append one JSON line per evaluation
+  double log_every_seconds = 10.0;
+  bool progress_line = false;      // \r progress line (for a TTY)
+  int64_t samples_per_epoch_hint = 0;  // for the ETA before epoch 1 ends; 0 = unknown
+};
+
+struct TrainReport {
+  int64_t steps = 0;
+  int64_t samples = 0;
+  double train_seconds = 0.0;          // time in training passes only
+  double samples_per_second = 0.0;
+  double final_train_loss = 0.0;       // mean over the last epoch
+  EvalMetrics final_metrics;           // last evaluation (if any)
+  double flops_per_sample = 0.0;       // matrix FLOPs of forward+backward
+};
+
+class Trainer {
+ public:
+  static StatusOr<std::unique_ptr<Trainer>> Create(const TrainerOptions& options);
+  virtual ~Trainer() = default;
+
+  // Runs all epochs, with the configured evaluations.
+  virtual StatusOr<TrainReport> Train() = 0;
+  // One pass over the test files with the current parameters.
+  virtual StatusOr<EvalMetrics> Evaluate() = 0;
+};
+
+}  // namespace dips
+
+#endif  // DIPS_WORKER_TRAIN_TRAINER_H_

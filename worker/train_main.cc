@@ -1,0 +1,133 @@
+// `dips train`: single-process training of Base, DIN or DIEN. Flags are
+// read here and only here, and turned into TrainerOptions.
+#include <unistd.h>
+
+#include <cstdio>
+#include <string>
+#include <vector>
+
+#include <gflags/gflags.h>
+#include <glog/logging.h>
+
+#include "tools/subcommands.h"
+#include "worker/train/trainer.h"
+
+DECLARE_uint64(seed);        // tools/common_flags.cc
+DECLARE_int32(max_history);  // tools/common_flags.cc
+
+DEFINE_string(model, "din", "Model: base, din or dien");
+DEFINE_string(train, "", "Training log files, comma-separated (DIEN or DIPS-v1 format, .gz ok)");
+DEFINE_string(test, "", "Test log files, comma-separated; empty = no evaluation");
+DEFINE_int32(epochs, 1, "Passes over the training data");
+DEFINE_int32(batch_size, 128, "Samples per batch (per replica thread)");
+DEFINE_int32(threads, 1, "Data-parallel replica threads");
+DEFINE_int32(embedding_dim, 18, "Embedding size per id field");
+DEFINE_double(max_bad_ratio, 0.001, "Abort when the fraction of malformed lines passes this");
+DEFINE_string(mlp_activation, "dice", "Head MLP activation: dice or prelu");
+DEFINE_string(attention_activation, "sigmoid", "Attention MLP activation: sigmoid, prelu or dice");
+DEFINE_bool(din_softmax, false, "DIN: masked softmax over attention scores (reference code)");
+DEFINE_string(evolution, "augru", "DIEN interest evolution: augru, agru or aigru");
+DEFINE_double(aux_loss_weight, 1.0, "DIEN auxiliary loss weight alpha (0 disables)");
+DEFINE_string(aux_net, "mlp", "DIEN auxiliary scorer: mlp or inner_product");
+DEFINE_string(dense_optimizer, "adam", "Dense optimiser: adam or sgd");
+DEFINE_double(dense_lr, 0.001, "Dense learning rate");
+DEFINE_string(sparse_optimizer, "adagrad", "Embedding optimiser: sgd, adagrad, adam or ftrl");
+DEFINE_double(sparse_lr, 0.05, "Embedding learning rate");
+DEFINE_double(init_scale, 0.05, "New embedding rows: uniform in [-init_scale, init_scale]");
+DEFINE_double(mba_lambda, 0.0, "Mini-batch-aware L2 regularisation strength (DIN paper: 0.01)");
+DEFINE_int64(eval_every_steps, 0, "Evaluate every N steps (0: after each epoch)");
+DEFINE_int64(max_steps, 0, "Stop after N steps (0: no limit)");
+DEFINE_string(metrics_out, "", "Append one JSON line per evaluation to this file");
+DEFINE_double(log_every_seconds, 10, "Seconds between progress log lines (non-TTY)");
+
+namespace dips {
+namespace {
+
+std::vector<std::string> SplitCommas(const std::string& s) {
+  std::vector<std::string> out;
+  size_t start = 0;
+  while (start <= s.size()) {
+    const size_t comma = s.find(',', start);
+    const size_t end = comma == std::string::npos ? s.size() : comma;
+    if (end > start) out.push_back(s.substr(start, end - start));
+    if (comma == std::string::npos) break;
+    start = comma + 1;
+  }
+  return out;
+}
+
+StatusOr<TrainerOptions> OptionsFromFlags() {
+  TrainerOptions o;
+  ASSIGN_OR_RETURN(o.model.kind, ParseModelKind(FLAGS_model));
+  o.model.embedding_dim = FLAGS_embedding_dim;
+  ASSIGN_OR_RETURN(o.model.mlp_activation, ParseHiddenActivation(FLAGS_mlp_activation));
+  ASSIGN_OR_RETURN(o.model.attention_activation, ParseHiddenActivation(FLAGS_attention_activation));
+  o.model.din_softmax = FLAGS_din_softmax;
+  ASSIGN_OR_RETURN(o.model.evolution, ParseEvolutionKind(FLAGS_evolution));
+  o.model.aux_loss_weight = static_cast<float>(FLAGS_aux_loss_weight);
+  if (FLAGS_aux_net == "mlp") {
+    o.model.aux_net = AuxNetKind::kMlp;
+  } else if (FLAGS_aux_net == "inner_product") {
+    o.model.aux_net = AuxNetKind::kInnerProduct;
+  } else {
+    return InvalidArgumentError("--aux_net must be mlp or inner_product, not " + FLAGS_aux_net);
+  }
+  o.train_files = SplitCommas(FLAGS_train);
+  o.test_files = SplitCommas(FLAGS_test);
+  if (o.train_files.empty()) return InvalidArgumentError("--train is required");
+  o.reader.max_history = FLAGS_max_history;
+  o.reader.max_bad_ratio = FLAGS_max_bad_ratio;
+  o.epochs = FLAGS_epochs;
+  o.batch_size = FLAGS_batch_size;
+  o.threads = FLAGS_threads;
+  o.seed = FLAGS_seed;
+  ASSIGN_OR_RETURN(o.dense_optimizer.kind, ParseDenseOptimizerKind(FLAGS_dense_optimizer));
+  o.dense_optimizer.learning_rate = static_cast<float>(FLAGS_dense_lr);
+  ASSIGN_OR_RETURN(o.table.optimizer.kind, ParseSparseOptimizerKind(FLAGS_sparse_optimizer));
+  o.table.optimizer.learning_rate = static_cast<float>(FLAGS_sparse_lr);
+  o.table.init_scale = static_cast<float>(FLAGS_init_scale);
+  o.table.init_seed = FLAGS_seed;
+  o.mba_lambda = static_cast<float>(FLAGS_mba_lambda);
+  o.eval_every_steps = FLAGS_eval_every_steps;
+  o.max_steps = FLAGS_max_steps;
+  o.metrics_out = FLAGS_metrics_out;
+  o.log_every_seconds = FLAGS_log_every_seconds;
+  o.progress_line = isatty(STDERR_FILENO) != 0;
+  return o;
+}
+
+}  // namespace
+
+int RunTrain(int argc, char** argv) {
+  if (argc > 1) {
+    LOG(ERROR) << "dips train takes no positional arguments (got '" << argv[1] << "')";
+    return 2;
+  }
+  StatusOr<TrainerOptions> options = OptionsFromFlags();
+  if (!options.ok()) {
+    LOG(ERROR) << options.status().ToString();
+    return 2;
+  }
+  StatusOr<std::unique_ptr<Trainer>> trainer = Trainer::Create(*options);
+  if (!trainer.ok()) {
+    LOG(ERROR) << trainer.status().ToString();
+    return 1;
+  }
+  StatusOr<TrainReport> report = (*trainer)->Train();
+  if (!report.ok()) {
+    LOG(ERROR) << report.status().ToString();
+    return 1;
+  }
+  const EvalMetrics& m = report->final_metrics;
+  std::printf("model=%s steps=%lld samples=%lld train_samples_per_sec=%.1f train_loss=%.5f\n",
+              FLAGS_model.c_str(), static_cast<long long>(report->steps),
+              static_cast<long long>(report->samples), report->samples_per_second,
+              report->final_train_loss);
+  if (!options->test_files.empty()) {
+    std::printf("test_auc=%.4f test_gauc=%.4f test_logloss=%.4f test_samples=%lld\n", m.auc,
+                m.gauc, m.logloss, static_cast<long long>(m.samples));
+  }
+  return 0;
+}
+
+}  // namespace dips
