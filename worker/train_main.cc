@@ -21,6 +21,7 @@ DEFINE_string(test, "", "Test log files, comma-separated; empty = no evaluation"
 DEFINE_int32(epochs, 1, "Passes over the training data");
 DEFINE_int32(batch_size, 128, "Samples per batch (per replica thread)");
 DEFINE_int32(threads, 1, "Data-parallel replica threads");
+DEFINE_int32(shuffle_buffer, 20000, "Training samples held in the shuffle buffer (0: file order)");
 DEFINE_int32(embedding_dim, 18, "Embedding size per id field");
 DEFINE_double(max_bad_ratio, 0.001, "Abort when the fraction of malformed lines passes this");
 DEFINE_string(mlp_activation, "dice", "Head MLP activation: dice or prelu");
@@ -80,6 +81,7 @@ StatusOr<TrainerOptions> OptionsFromFlags() {
   o.epochs = FLAGS_epochs;
   o.batch_size = FLAGS_batch_size;
   o.threads = FLAGS_threads;
+  o.shuffle_buffer = FLAGS_shuffle_buffer;
   o.seed = FLAGS_seed;
   ASSIGN_OR_RETURN(o.dense_optimizer.kind, ParseDenseOptimizerKind(FLAGS_dense_optimizer));
   o.dense_optimizer.learning_rate = static_cast<float>(FLAGS_dense_lr);

@@ -35,6 +35,10 @@ Status BatchStream::StartPass() {
     stop_ = false;
     error_ = Status::OK();
   }
+  shuffle_fill_ = 0;
+  input_done_ = false;
+  shuffle_rng_.seed(options_.shuffle_seed + passes_++);
+  if (options_.shuffle_buffer > 1) shuffle_pool_.resize(options_.shuffle_buffer);
   producer_ = std::thread([this] { Produce(); });
   return Status::OK();
 }
@@ -46,7 +50,8 @@ void BatchStream::Produce() {
   while (!end) {
     int n = 0;
     while (n < options_.batch_size) {
-      StatusOr<bool> more = reader_->Next(&samples[n]);
+      StatusOr<bool> more = options_.shuffle_buffer > 1 ? NextShuffled(&samples[n])
+                                                        : reader_->Next(&samples[n]);
       if (!more.ok()) {
         status = more.status();
         end = true;
@@ -85,6 +90,30 @@ void BatchStream::Produce() {
     error_ = status;
   }
   cv_.notify_all();
+}
+
+StatusOr<bool> BatchStream::NextShuffled(Sample* out) {
+  // Fill the pool first; then every sample read displaces a random one.
+  while (!input_done_ && shuffle_fill_ < shuffle_pool_.size()) {
+    ASSIGN_OR_RETURN(bool more, reader_->Next(&shuffle_pool_[shuffle_fill_]));
+    if (!more) {
+      input_done_ = true;
+      break;
+    }
+    ++shuffle_fill_;
+  }
+  if (shuffle_fill_ == 0) return false;
+  const size_t j = std::uniform_int_distribution<size_t>(0, shuffle_fill_ - 1)(shuffle_rng_);
+  std::swap(*out, shuffle_pool_[j]);
+  if (!input_done_) {
+    ASSIGN_OR_RETURN(bool more, reader_->Next(&shuffle_pool_[j]));
+    if (more) return true;
+    input_done_ = true;
+  }
+  // Input exhausted: close the hole with the last sample, drain at random.
+  std::swap(shuffle_pool_[j], shuffle_pool_[shuffle_fill_ - 1]);
+  --shuffle_fill_;
+  return true;
 }
 
 StatusOr<bool> BatchStream::Next(Batch* batch) {

@@ -11,6 +11,7 @@
 #include <deque>
 #include <memory>
 #include <mutex>
+#include <random>
 #include <thread>
 #include <vector>
 
@@ -25,6 +26,12 @@ namespace dips {
 struct BatchStreamOptions {
   int batch_size = 128;
   int queue_depth = 8;  // batches built ahead of the consumer
+  // Samples held in a shuffle buffer: each sample read replaces a uniformly
+  // drawn one, which goes out. 0 or 1 keeps the file order (evaluation).
+  // Logs are often grouped by user or time; without shuffling, whole batches
+  // come from one user. Memory: about (24 * history + 200) bytes a sample.
+  int shuffle_buffer = 0;
+  uint64_t shuffle_seed = 1;  // pass p uses seed + p: reproducible passes
   BatchBuilderOptions builder;
 };
 
@@ -49,10 +56,18 @@ class BatchStream {
  private:
   void Produce();
   void StopProducer();
+  // Next sample in shuffled order into *out; false at the end of the pass.
+  StatusOr<bool> NextShuffled(Sample* out);
 
   std::unique_ptr<LogReader> reader_;
   const BatchStreamOptions options_;
   BatchBuilder builder_;  // used only by the producer thread
+  // Producer-thread state of the shuffle buffer.
+  std::vector<Sample> shuffle_pool_;
+  size_t shuffle_fill_ = 0;  // valid samples in shuffle_pool_
+  bool input_done_ = false;
+  std::mt19937_64 shuffle_rng_;
+  uint64_t passes_ = 0;
   std::thread producer_;
 
   std::mutex mu_;

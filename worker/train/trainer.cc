@@ -62,6 +62,8 @@ class TrainerImpl : public Trainer {
     stream_options.builder.with_negatives = options_.model.kind == ModelKind::kDien &&
                                             options_.model.aux_loss_weight > 0.0f;
     stream_options.builder.seed = options_.seed;
+    stream_options.shuffle_buffer = options_.shuffle_buffer;
+    stream_options.shuffle_seed = options_.seed;
     train_stream_ = std::make_unique<BatchStream>(std::move(train_reader), stream_options);
 
     if (!options_.test_files.empty()) {
@@ -75,6 +77,7 @@ class TrainerImpl : public Trainer {
       }
       BatchStreamOptions test_options = stream_options;
       test_options.builder.with_negatives = false;
+      test_options.shuffle_buffer = 0;
       test_stream_ = std::make_unique<BatchStream>(std::move(test_reader), test_options);
     }
 

@@ -34,6 +34,9 @@ struct TrainerOptions {
   int epochs = 1;
   int batch_size = 128;
   int threads = 1;                 // data-parallel replicas
+  // Training samples are drawn through a shuffle buffer of this many
+  // samples (see BatchStreamOptions); 0 keeps the file order.
+  int shuffle_buffer = 20000;
   uint64_t seed = 1;               // dense init, negative sampling
   DenseOptimizerOptions dense_optimizer;
   SparseTableOptions table;        // embedding rows and their optimiser
