@@ -17,7 +17,6 @@
 namespace dips {
 namespace {
 
-constexpr int kMaxLoggedBadRecords = 10;  // per file; the rest are only counted
 constexpr uint64_t kNegativeSalt = 0x4e45'4741'5449'5645ULL;
 
 struct Review {
@@ -25,13 +24,6 @@ struct Review {
   uint32_t item;
   int64_t time;
 };
-
-void NoteBadRecord(const std::string& path, int64_t line_number, const std::string& why,
-                   int64_t* skipped) {
-  if (++*skipped <= kMaxLoggedBadRecords) {
-    LOG(WARNING) << path << ":" << line_number << ": malformed record skipped (" << why << ")";
-  }
-}
 
 // The string under `key`, sanitised; empty when missing or not a string.
 std::string StringField(const LiteralValue& record, std::string_view key) {
@@ -41,51 +33,48 @@ std::string StringField(const LiteralValue& record, std::string_view key) {
 
 Status ReadReviews(const AmazonOptions& o, IdTable* users, IdTable* items,
                    std::vector<Review>* reviews, DatasetSummary* summary) {
-  InputLineStats stats;
-  RETURN_IF_ERROR(ForEachInputLine(
+  return ForEachInputRecord(
       o.reviews_path, o.max_line_bytes,
       [&](std::string_view line, int64_t number) {
         StatusOr<LiteralValue> record = ParseLiteral(line);
         if (!record.ok()) {
-          NoteBadRecord(o.reviews_path, number, record.status().message(),
-                        &summary->records_skipped);
+          NoteMalformedInput(o.reviews_path, number, "record", record.status().message(),
+                             &summary->records_skipped);
           return Status::OK();
         }
         std::string user = StringField(*record, "reviewerID");
         std::string item = StringField(*record, "asin");
         const LiteralValue* time = record->Find("unixReviewTime");
         if (user.empty() || item.empty() || time == nullptr || !time->is_int()) {
-          NoteBadRecord(o.reviews_path, number, "needs reviewerID, asin, integer unixReviewTime",
-                        &summary->records_skipped);
+          NoteMalformedInput(o.reviews_path, number, "record",
+                             "needs reviewerID, asin, integer unixReviewTime",
+                             &summary->records_skipped);
           return Status::OK();
         }
         reviews->push_back(Review{users->Intern(user), items->Intern(item), time->int_value()});
         ++summary->records_read;
         return Status::OK();
       },
-      &stats));
-  summary->records_skipped += stats.too_long;
-  summary->input_truncated |= stats.truncated;
-  return Status::OK();
+      &summary->records_skipped, &summary->input_truncated);
 }
 
 // Category (categories[0][-1]) of every reviewed item that has metadata.
 Status ReadMeta(const AmazonOptions& o, const IdTable& items,
                 std::unordered_map<uint32_t, std::string>* category, DatasetSummary* summary) {
-  InputLineStats stats;
-  RETURN_IF_ERROR(ForEachInputLine(
+  return ForEachInputRecord(
       o.meta_path, o.max_line_bytes,
       [&](std::string_view line, int64_t number) {
         StatusOr<LiteralValue> record = ParseLiteral(line);
         if (!record.ok() || !record->is_dict()) {
-          NoteBadRecord(o.meta_path, number,
-                        record.ok() ? "not a dict" : record.status().message(),
-                        &summary->meta_records_skipped);
+          NoteMalformedInput(o.meta_path, number, "record",
+                             record.ok() ? "not a dict" : record.status().message(),
+                             &summary->meta_records_skipped);
           return Status::OK();
         }
         std::string asin = StringField(*record, "asin");
         if (asin.empty()) {
-          NoteBadRecord(o.meta_path, number, "no asin", &summary->meta_records_skipped);
+          NoteMalformedInput(o.meta_path, number, "record", "no asin",
+                             &summary->meta_records_skipped);
           return Status::OK();
         }
         ++summary->meta_records_read;
@@ -102,27 +91,14 @@ Status ReadMeta(const AmazonOptions& o, const IdTable& items,
         if (!leaf.empty()) category->emplace(static_cast<uint32_t>(item), std::move(leaf));
         return Status::OK();
       },
-      &stats));
-  summary->meta_records_skipped += stats.too_long;
-  summary->input_truncated |= stats.truncated;
-  return Status::OK();
+      &summary->meta_records_skipped, &summary->input_truncated);
 }
 
 Status Validate(const AmazonOptions& o) {
   if (o.reviews_path.empty() || o.meta_path.empty()) {
     return InvalidArgumentError("amazon: reviews_path and meta_path are required");
   }
-  if (o.train_path.empty() || o.test_path.empty()) {
-    return InvalidArgumentError("amazon: train_path and test_path are required");
-  }
-  if (o.max_history < 1) return InvalidArgumentError("amazon: max_history must be >= 1");
-  if (o.test_fraction < 0.0 || o.test_fraction > 1.0) {
-    return InvalidArgumentError("amazon: test_fraction must be in [0, 1]");
-  }
-  if (o.default_category.empty()) {
-    return InvalidArgumentError("amazon: default_category must not be empty");
-  }
-  return Status::OK();
+  return ValidateDienOutputOptions("amazon", o);
 }
 
 }  // namespace
@@ -165,10 +141,10 @@ StatusOr<DatasetSummary> ConvertAmazon(const AmazonOptions& o) {
     return a.user != b.user ? a.user < b.user : a.time < b.time;
   });
 
-  ASSIGN_OR_RETURN(std::unique_ptr<LineWriter> train, LineWriter::Open(o.train_path, o.writer));
-  ASSIGN_OR_RETURN(std::unique_ptr<LineWriter> test, LineWriter::Open(o.test_path, o.writer));
+  ASSIGN_OR_RETURN(std::unique_ptr<DienSplitFiles> files,
+                   DienSplitFiles::Open(o.train_path, o.test_path, o.writer, items.size(),
+                                        categories.size()));
   Rng rng(Mix64(o.seed ^ kNegativeSalt));
-  std::vector<bool> item_used(items.size(), false), category_used(categories.size(), false);
   std::vector<Behaviour> behaviours;
   std::string line;
   for (size_t begin = 0; begin < reviews.size();) {
@@ -199,24 +175,16 @@ StatusOr<DatasetSummary> ConvertAmazon(const AmazonOptions& o) {
     AppendDienLine(1, user, target, history, h, items, categories, &line);
     AppendDienLine(0, user, negative, history, h, items, categories, &line);
     const bool is_test = IsTestUser(user, o.seed, o.test_fraction);
-    RETURN_IF_ERROR((is_test ? test : train)->Append(line));
-    for (size_t j = t - h; j < behaviours.size(); ++j) {
-      item_used[behaviours[j].item] = category_used[behaviours[j].category] = true;
-    }
-    item_used[negative.item] = category_used[negative.category] = true;
+    RETURN_IF_ERROR(files->file(is_test)->Append(line));
+    for (size_t j = t - h; j < behaviours.size(); ++j) files->MarkUsed(behaviours[j]);
+    files->MarkUsed(negative);
     summary.history_behaviours += 2 * static_cast<int64_t>(h);
     (is_test ? summary.test_samples : summary.train_samples) += 2;
     (is_test ? summary.test_positives : summary.train_positives) += 1;
     ++(is_test ? summary.test_users : summary.train_users);
     begin = end;
   }
-  RETURN_IF_ERROR(train->Close());
-  RETURN_IF_ERROR(test->Close());
-
-  summary.users = summary.train_users + summary.test_users;
-  summary.items = std::count(item_used.begin(), item_used.end(), true);
-  summary.categories = std::count(category_used.begin(), category_used.end(), true);
-  summary.bytes_written = train->bytes_written() + test->bytes_written();
+  RETURN_IF_ERROR(files->Close(&summary));
   summary.seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   if (summary.records_skipped > 0 || summary.meta_records_skipped > 0 || summary.input_truncated) {

@@ -1,5 +1,8 @@
 #include "tools/dien_lines.h"
 
+#include <algorithm>
+#include <utility>
+
 namespace dips {
 
 uint32_t IdTable::Intern(std::string_view id) {
@@ -34,6 +37,26 @@ void AppendDienLine(int label, std::string_view user, const Behaviour& target,
     out->append(categories.name(history[j].category));
   }
   out->push_back('\n');
+}
+
+StatusOr<std::unique_ptr<DienSplitFiles>> DienSplitFiles::Open(const std::string& train_path,
+                                                                const std::string& test_path,
+                                                                const LineWriterOptions& writer,
+                                                                size_t items, size_t categories) {
+  ASSIGN_OR_RETURN(std::unique_ptr<LineWriter> train, LineWriter::Open(train_path, writer));
+  ASSIGN_OR_RETURN(std::unique_ptr<LineWriter> test, LineWriter::Open(test_path, writer));
+  return std::unique_ptr<DienSplitFiles>(
+      new DienSplitFiles(std::move(train), std::move(test), items, categories));
+}
+
+Status DienSplitFiles::Close(DatasetSummary* summary) {
+  RETURN_IF_ERROR(train_->Close());
+  RETURN_IF_ERROR(test_->Close());
+  summary->users = summary->train_users + summary->test_users;
+  summary->items = std::count(item_used_.begin(), item_used_.end(), true);
+  summary->categories = std::count(category_used_.begin(), category_used_.end(), true);
+  summary->bytes_written = train_->bytes_written() + test_->bytes_written();
+  return Status::OK();
 }
 
 }  // namespace dips

@@ -7,6 +7,11 @@
 #include "worker/data/line_source.h"
 
 namespace dips {
+namespace {
+
+constexpr int64_t kMaxLoggedMalformed = 10;  // per counter; the rest are only counted
+
+}  // namespace
 
 Status ForEachInputLine(const std::string& path, size_t max_line_bytes,
                         const std::function<Status(std::string_view, int64_t)>& visit,
@@ -35,6 +40,24 @@ Status ForEachInputLine(const std::string& path, size_t max_line_bytes,
     }
     ++stats->lines;
     RETURN_IF_ERROR(visit(line, source->line_number()));
+  }
+}
+
+Status ForEachInputRecord(const std::string& path, size_t max_line_bytes,
+                          const std::function<Status(std::string_view, int64_t)>& visit,
+                          int64_t* skipped, bool* truncated) {
+  InputLineStats stats;
+  RETURN_IF_ERROR(ForEachInputLine(path, max_line_bytes, visit, &stats));
+  *skipped += stats.too_long;
+  *truncated |= stats.truncated;
+  return Status::OK();
+}
+
+void NoteMalformedInput(const std::string& path, int64_t line_number, std::string_view what,
+                        std::string_view why, int64_t* skipped) {
+  if (++*skipped <= kMaxLoggedMalformed) {
+    LOG(WARNING) << path << ":" << line_number << ": malformed " << what << " skipped (" << why
+                 << ")";
   }
 }
 

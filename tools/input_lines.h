@@ -28,6 +28,19 @@ Status ForEachInputLine(const std::string& path, size_t max_line_bytes,
                         const std::function<Status(std::string_view, int64_t)>& visit,
                         InputLineStats* stats);
 
+// ForEachInputLine as the converters use it: overlong lines are added to
+// *skipped and a truncated stream sets *truncated. Both accumulate, so each
+// input file can add to its own DatasetSummary fields.
+Status ForEachInputRecord(const std::string& path, size_t max_line_bytes,
+                          const std::function<Status(std::string_view, int64_t)>& visit,
+                          int64_t* skipped, bool* truncated);
+
+// Counts one malformed input record (line `line_number` of `path`) in
+// *skipped. While *skipped is at most 10 it is also logged as "malformed
+// <what> skipped (<why>)"; the rest are only counted.
+void NoteMalformedInput(const std::string& path, int64_t line_number, std::string_view what,
+                        std::string_view why, int64_t* skipped);
+
 }  // namespace dips
 
 #endif  // DIPS_TOOLS_INPUT_LINES_H_

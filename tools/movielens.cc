@@ -19,8 +19,6 @@
 namespace dips {
 namespace {
 
-constexpr int kMaxLoggedBadLines = 10;  // per file; the rest are only counted
-
 struct Rating {
   uint32_t user;
   uint32_t item;
@@ -44,26 +42,17 @@ bool ParseInt64(const std::string& s, int64_t* out) {
   return errno == 0 && end == s.c_str() + s.size();
 }
 
-// Counts and (for the first few) logs one malformed line.
-void NoteBadLine(const std::string& path, int64_t line_number, const char* why,
-                 int64_t* skipped) {
-  if (++*skipped <= kMaxLoggedBadLines) {
-    LOG(WARNING) << path << ":" << line_number << ": malformed line skipped (" << why << ")";
-  }
-}
-
 // movieId -> first listed genre.
 Status ReadMovies(const MovieLensOptions& o, std::unordered_map<std::string, std::string>* genre,
                   DatasetSummary* summary) {
   std::vector<std::string> fields;
-  InputLineStats stats;
-  RETURN_IF_ERROR(ForEachInputLine(
+  return ForEachInputRecord(
       o.movies_path, o.max_line_bytes,
       [&](std::string_view line, int64_t number) {
         if (number == 1 && line.rfind("movieId", 0) == 0) return Status::OK();  // header
         if (!SplitCsvLine(line, &fields) || fields.size() != 3 || fields[0].empty()) {
-          NoteBadLine(o.movies_path, number, "expected movieId,title,genres",
-                      &summary->meta_records_skipped);
+          NoteMalformedInput(o.movies_path, number, "line", "expected movieId,title,genres",
+                             &summary->meta_records_skipped);
           return Status::OK();
         }
         std::string first = fields[2].substr(0, fields[2].find('|'));
@@ -71,30 +60,28 @@ Status ReadMovies(const MovieLensOptions& o, std::unordered_map<std::string, std
         ++summary->meta_records_read;
         return Status::OK();
       },
-      &stats));
-  summary->meta_records_skipped += stats.too_long;
-  summary->input_truncated |= stats.truncated;
-  return Status::OK();
+      &summary->meta_records_skipped, &summary->input_truncated);
 }
 
 Status ReadRatings(const MovieLensOptions& o, IdTable* users, IdTable* items,
                    std::vector<Rating>* ratings, DatasetSummary* summary) {
   std::vector<std::string> fields;
-  InputLineStats stats;
-  RETURN_IF_ERROR(ForEachInputLine(
+  return ForEachInputRecord(
       o.ratings_path, o.max_line_bytes,
       [&](std::string_view line, int64_t number) {
         if (number == 1 && line.rfind("userId", 0) == 0) return Status::OK();  // header
         double rating;
         int64_t timestamp;
         if (!SplitCsvLine(line, &fields) || fields.size() != 4) {
-          NoteBadLine(o.ratings_path, number, "expected userId,movieId,rating,timestamp",
-                      &summary->records_skipped);
+          NoteMalformedInput(o.ratings_path, number, "line",
+                             "expected userId,movieId,rating,timestamp",
+                             &summary->records_skipped);
         } else if (fields[0].empty() || fields[1].empty()) {
-          NoteBadLine(o.ratings_path, number, "empty id", &summary->records_skipped);
+          NoteMalformedInput(o.ratings_path, number, "line", "empty id",
+                             &summary->records_skipped);
         } else if (!ParseDouble(fields[2], &rating) || !ParseInt64(fields[3], &timestamp)) {
-          NoteBadLine(o.ratings_path, number, "bad rating or timestamp",
-                      &summary->records_skipped);
+          NoteMalformedInput(o.ratings_path, number, "line", "bad rating or timestamp",
+                             &summary->records_skipped);
         } else {
           ratings->push_back(Rating{users->Intern(SanitizeId(fields[0])),
                                     items->Intern(SanitizeId(fields[1])),
@@ -103,27 +90,14 @@ Status ReadRatings(const MovieLensOptions& o, IdTable* users, IdTable* items,
         }
         return Status::OK();
       },
-      &stats));
-  summary->records_skipped += stats.too_long;
-  summary->input_truncated |= stats.truncated;
-  return Status::OK();
+      &summary->records_skipped, &summary->input_truncated);
 }
 
 Status Validate(const MovieLensOptions& o) {
   if (o.ratings_path.empty() || o.movies_path.empty()) {
     return InvalidArgumentError("movielens: ratings_path and movies_path are required");
   }
-  if (o.train_path.empty() || o.test_path.empty()) {
-    return InvalidArgumentError("movielens: train_path and test_path are required");
-  }
-  if (o.max_history < 1) return InvalidArgumentError("movielens: max_history must be >= 1");
-  if (o.test_fraction < 0.0 || o.test_fraction > 1.0) {
-    return InvalidArgumentError("movielens: test_fraction must be in [0, 1]");
-  }
-  if (o.default_category.empty()) {
-    return InvalidArgumentError("movielens: default_category must not be empty");
-  }
-  return Status::OK();
+  return ValidateDienOutputOptions("movielens", o);
 }
 
 }  // namespace
@@ -156,9 +130,9 @@ StatusOr<DatasetSummary> ConvertMovieLens(const MovieLensOptions& o) {
     return a.user != b.user ? a.user < b.user : a.timestamp < b.timestamp;
   });
 
-  ASSIGN_OR_RETURN(std::unique_ptr<LineWriter> train, LineWriter::Open(o.train_path, o.writer));
-  ASSIGN_OR_RETURN(std::unique_ptr<LineWriter> test, LineWriter::Open(o.test_path, o.writer));
-  std::vector<bool> item_used(items.size(), false), category_used(categories.size(), false);
+  ASSIGN_OR_RETURN(std::unique_ptr<DienSplitFiles> files,
+                   DienSplitFiles::Open(o.train_path, o.test_path, o.writer, items.size(),
+                                        categories.size()));
   std::vector<Behaviour> behaviours;
   std::string line;
   for (size_t begin = 0; begin < ratings.size();) {
@@ -171,12 +145,11 @@ StatusOr<DatasetSummary> ConvertMovieLens(const MovieLensOptions& o) {
       continue;
     }
     const bool is_test = IsTestUser(user, o.seed, o.test_fraction);
-    LineWriter* out = is_test ? test.get() : train.get();
+    LineWriter* out = files->file(is_test);
     behaviours.clear();
     for (size_t r = begin; r < end; ++r) {
       behaviours.push_back(Behaviour{ratings[r].item, item_category[ratings[r].item]});
-      item_used[ratings[r].item] = true;
-      category_used[behaviours.back().category] = true;
+      files->MarkUsed(behaviours.back());
     }
     for (size_t k = 1; k < behaviours.size(); ++k) {
       const size_t h = std::min<size_t>(k, static_cast<size_t>(o.max_history));
@@ -191,13 +164,7 @@ StatusOr<DatasetSummary> ConvertMovieLens(const MovieLensOptions& o) {
     ++(is_test ? summary.test_users : summary.train_users);
     begin = end;
   }
-  RETURN_IF_ERROR(train->Close());
-  RETURN_IF_ERROR(test->Close());
-
-  summary.users = summary.train_users + summary.test_users;
-  summary.items = std::count(item_used.begin(), item_used.end(), true);
-  summary.categories = std::count(category_used.begin(), category_used.end(), true);
-  summary.bytes_written = train->bytes_written() + test->bytes_written();
+  RETURN_IF_ERROR(files->Close(&summary));
   summary.seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   if (summary.records_skipped > 0 || summary.meta_records_skipped > 0) {

@@ -11,89 +11,15 @@
 #include "worker/model/layers/gru.h"
 
 #include <algorithm>
-#include <cmath>
 #include <cstring>
 
 #include <glog/logging.h>
 
+#include "worker/model/layers/fast_math.h"
 #include "worker/model/layers/gemm.h"
 
 namespace dips {
 namespace {
-
-// exp(x) from arithmetic and bit operations only, so the gate loops below
-// vectorise (libm's expf/tanhf are opaque scalar calls and were ~30% of the
-// GRU's time). x = n ln2 + r with |r| <= ln2 / 2; e^r by its Taylor series,
-// whose remainder r^(k+1)/(k+1)! is < 6e-9 for k = 7 (float) and < 5e-18 for
-// k = 13 (double), i.e. below each type's rounding; 2^n goes straight into
-// the exponent bits. Inputs are clamped to the finite range, where the
-// gates are saturated anyway.
-template <typename T>
-struct ExpTraits;
-template <>
-struct ExpTraits<float> {
-  using Bits = int32_t;
-  static constexpr int kTerms = 7;
-  // Symmetric and inside the normal range: 1 / (1 + e^87) is still above
-  // FLT_MIN, so saturated gates never produce (slow) denormals.
-  static constexpr float kMax = 87.0f, kMin = -87.0f;
-  static constexpr float kRound = 12582912.0f;  // 1.5 * 2^23
-  static constexpr int kMantissa = 23, kBias = 127;
-};
-template <>
-struct ExpTraits<double> {
-  using Bits = int64_t;
-  static constexpr int kTerms = 13;
-  static constexpr double kMax = 708.0, kMin = -708.0;
-  static constexpr double kRound = 6755399441055744.0;  // 1.5 * 2^52
-  static constexpr int kMantissa = 52, kBias = 1023;
-};
-
-constexpr double kInvFactorial[14] = {
-    1.0,         1.0,          1.0 / 2,       1.0 / 6,         1.0 / 24,
-    1.0 / 120,   1.0 / 720,    1.0 / 5040,    1.0 / 40320,     1.0 / 362880,
-    1.0 / 3628800, 1.0 / 39916800, 1.0 / 479001600, 1.0 / 6227020800.0};
-
-// sum_{k=K}^{kTerms} r^(k-K) / k! in Horner form, unrolled at compile time
-// (a loop here would be a nested loop, which the vectoriser rejects).
-template <typename T, int K>
-inline T ExpSeries(T r) {
-  if constexpr (K == ExpTraits<T>::kTerms) {
-    return T(kInvFactorial[K]);
-  } else {
-    return T(kInvFactorial[K]) + r * ExpSeries<T, K + 1>(r);
-  }
-}
-
-template <typename T>
-inline T Exp(T x) {
-  using Tr = ExpTraits<T>;
-  x = x < Tr::kMin ? Tr::kMin : (x > Tr::kMax ? Tr::kMax : x);
-  // Round x / ln2 to the nearest integer by the add-and-subtract trick
-  // (exact without -ffast-math, which this project does not use).
-  const T n = (x * T(1.4426950408889634) + Tr::kRound) - Tr::kRound;
-  // ln2 split in a high part exact in float and the rest (Cody-Waite), so
-  // r keeps full precision.
-  const T r = (x - n * T(0.693145751953125)) - n * T(1.4286068203094173e-06);
-  const T p = ExpSeries<T, 0>(r);
-  const typename Tr::Bits e =
-      (static_cast<typename Tr::Bits>(n) + Tr::kBias) << Tr::kMantissa;
-  T scale;
-  std::memcpy(&scale, &e, sizeof(scale));
-  return p * scale;
-}
-
-template <typename T>
-inline T Sigmoid(T x) {
-  return T(1) / (T(1) + Exp(-x));
-}
-
-// tanh(x) = 1 - 2 / (e^{2x} + 1): an absolute error of one rounding near 0,
-// which is what the state update h = h + m (hc - h) is sensitive to.
-template <typename T>
-inline T Tanh(T x) {
-  return T(1) - T(2) / (Exp(T(2) * x) + T(1));
-}
 
 template <typename T>
 void GrowTo(std::vector<T>* v, size_t n) {
@@ -147,10 +73,10 @@ inline void ForwardRow(T* h, T* g, const T* xp, const T* hp, const T* bias,
                        const T* hprev, Mix<T> mix, int H) {
   const T k_u = mix.k_u, k_0 = mix.k_0;
 #pragma omp simd
-  for (int j = 0; j < 2 * H; ++j) g[j] = Sigmoid(xp[j] + hp[j] + bias[j]);
+  for (int j = 0; j < 2 * H; ++j) g[j] = FastSigmoid(xp[j] + hp[j] + bias[j]);
 #pragma omp simd
   for (int j = 0; j < H; ++j) {
-    const T hc = Tanh(xp[2 * H + j] + g[H + j] * hp[2 * H + j] + bias[2 * H + j]);
+    const T hc = FastTanh(xp[2 * H + j] + g[H + j] * hp[2 * H + j] + bias[2 * H + j]);
     g[2 * H + j] = hc;
     const T m = k_u * g[j] + k_0;
     h[j] = hprev[j] + m * (hc - hprev[j]);
