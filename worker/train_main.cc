@@ -21,7 +21,7 @@ DEFINE_string(test, "", "Test log files, comma-separated; empty = no evaluation"
 DEFINE_int32(epochs, 1, "Passes over the training data");
 DEFINE_int32(batch_size, 128, "Samples per batch (per replica thread)");
 DEFINE_int32(threads, 1, "Data-parallel replica threads");
-DEFINE_int32(shuffle_buffer, 20000, "Training samples held in the shuffle buffer (0: file order)");
+DEFINE_int32(shuffle_buffer, 100000, "Training samples held in the shuffle buffer (0: file order)");
 DEFINE_int32(embedding_dim, 18, "Embedding size per id field");
 DEFINE_double(max_bad_ratio, 0.001, "Abort when the fraction of malformed lines passes this");
 DEFINE_string(mlp_activation, "dice", "Head MLP activation: dice or prelu");
@@ -31,11 +31,11 @@ DEFINE_string(evolution, "augru", "DIEN interest evolution: augru, agru or aigru
 DEFINE_double(aux_loss_weight, 1.0, "DIEN auxiliary loss weight alpha (0 disables)");
 DEFINE_string(aux_net, "mlp", "DIEN auxiliary scorer: mlp or inner_product");
 DEFINE_string(dense_optimizer, "adam", "Dense optimiser: adam or sgd");
-DEFINE_double(dense_lr, 0.001, "Dense learning rate");
-DEFINE_string(sparse_optimizer, "adagrad", "Embedding optimiser: sgd, adagrad, adam or ftrl");
-DEFINE_double(sparse_lr, 0.05, "Embedding learning rate");
-DEFINE_double(init_scale, 0.05, "New embedding rows: uniform in [-init_scale, init_scale]");
-DEFINE_double(mba_lambda, 0.0, "Mini-batch-aware L2 regularisation strength (DIN paper: 0.01)");
+DEFINE_double(dense_lr, 0.002, "Dense learning rate");
+DEFINE_string(sparse_optimizer, "adam", "Embedding optimiser: sgd, adagrad, adam or ftrl");
+DEFINE_double(sparse_lr, 0.003, "Embedding learning rate");
+DEFINE_double(init_scale, 0.01, "New embedding rows: uniform in [-init_scale, init_scale]");
+DEFINE_double(mba_lambda, 0.05, "Mini-batch-aware L2 regularisation strength (DIN paper: 0.01)");
 DEFINE_int64(eval_every_steps, 0, "Evaluate every N steps (0: after each epoch)");
 DEFINE_int64(max_steps, 0, "Stop after N steps (0: no limit)");
 DEFINE_string(metrics_out, "", "Append one JSON line per evaluation to this file");

@@ -1,5 +1,6 @@
 #include "worker/data/line_source.h"
 
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -161,6 +162,106 @@ TEST(LineSourceTest, OverlongLineIsCutAndTheRestSkipped) {
                                                  std::string(10, 'y')}));
     EXPECT_EQ(r.too_long, (std::vector<bool>{false, true, false, true}));
   }
+}
+
+// Reads to the end, recording Progress() before the first line and after
+// each line; checks it stays in [0, 1], never falls and is exactly 1.0 once
+// Next returned false. Returns the values (index k: after k lines).
+std::vector<double> ReadProgress(const std::string& path) {
+  std::vector<double> progress;
+  auto source = LineSource::Open(path, LineSourceOptions());
+  EXPECT_TRUE(source.ok()) << source.status().ToString();
+  if (!source.ok()) return progress;
+  progress.push_back((*source)->Progress());
+  std::string line;
+  bool too_long = false;
+  for (;;) {
+    StatusOr<bool> got = (*source)->Next(&line, &too_long);
+    EXPECT_TRUE(got.ok()) << got.status().ToString();
+    if (!got.ok() || !*got) break;
+    const double p = (*source)->Progress();
+    EXPECT_GE(p, progress.back()) << "after line " << progress.size();
+    EXPECT_LE(p, 1.0);
+    progress.push_back(p);
+  }
+  EXPECT_EQ((*source)->Progress(), 1.0);
+  return progress;
+}
+
+// `n` lines of `width` pseudo-random hex digits: the same length each, and
+// incompressible to the same degree everywhere, so compressed offsets grow
+// in step with uncompressed ones.
+std::string UniformLines(int n, int width) {
+  std::string s;
+  uint64_t x = 12345;
+  for (int i = 0; i < n; ++i) {
+    for (int j = 0; j < width; ++j) {
+      x = x * 6364136223846793005ULL + 1442695040888963407ULL;
+      s += "0123456789abcdef"[x >> 60];
+    }
+    s += '\n';
+  }
+  return s;
+}
+
+TEST(LineSourceTest, PlainProgressIsTheByteOffsetOfTheLinesRead) {
+  ScratchDir dir;
+  // 40000 lines of 20 bytes: 800 kB, several of the source's read buffers.
+  const int kLines = 40000;
+  const int kWidth = 19;
+  const std::string content = UniformLines(kLines, kWidth);
+  const std::vector<double> p = ReadProgress(WritePlain(dir.File("p.txt"), content));
+  ASSERT_EQ(p.size(), static_cast<size_t>(kLines) + 1);
+  EXPECT_EQ(p[0], 0.0);
+  // After k lines exactly k * (kWidth + 1) bytes are consumed; allow one
+  // line's share of the file, the granularity a caller can rely on.
+  const double one_line = static_cast<double>(kWidth + 1) / content.size();
+  EXPECT_NEAR(p[kLines / 2], 0.5, one_line);
+  for (int k : {1, kLines / 3, kLines - 1}) {
+    EXPECT_NEAR(p[k], static_cast<double>(k) / kLines, one_line) << k;
+  }
+  EXPECT_EQ(p.back(), 1.0);  // the last line ends the file
+}
+
+TEST(LineSourceTest, GzipProgressCountsCompressedBytes) {
+  ScratchDir dir;
+  const int kLines = 100000;
+  const std::string content = UniformLines(kLines, 39);  // 4 MB, ~2 MB compressed
+  const std::vector<double> p = ReadProgress(WriteGzip(dir.File("g.gz"), content));
+  ASSERT_EQ(p.size(), static_cast<size_t>(kLines) + 1);
+  // The source inflates into a 256 KiB buffer (line_source.cc) and knows the
+  // compressed offsets of that buffer's two ends; inside it the position is
+  // interpolated. The true compressed offset of any line lies between the
+  // same two ends, so the error is below one buffer's share of the
+  // compressed file, which for uniformly compressible text is its share of
+  // the uncompressed text.
+  const double one_buffer = static_cast<double>(256 << 10) / content.size();
+  EXPECT_NEAR(p[kLines / 2], 0.5, one_buffer);
+  EXPECT_NEAR(p[kLines / 4], 0.25, one_buffer);
+  EXPECT_EQ(p.back(), 1.0);
+}
+
+TEST(LineSourceTest, ProgressCarriesAcrossConcatenatedGzipMembers) {
+  ScratchDir dir;
+  // zlib's own total_in restarts at every member; progress must not.
+  const int kLines = 20000;
+  const std::string first = GzipBytes(UniformLines(kLines, 29));
+  const std::string second = GzipBytes(UniformLines(kLines, 29));
+  const std::vector<double> p =
+      ReadProgress(WritePlain(dir.File("cat.gz"), first + second));
+  ASSERT_EQ(p.size(), 2 * static_cast<size_t>(kLines) + 1);
+  // After the first member's last line, its bytes are consumed; the 8-byte
+  // trailer and inflate's bit buffer (a few bytes) may be counted with the
+  // next read instead.
+  const double total = static_cast<double>(first.size() + second.size());
+  EXPECT_NEAR(p[kLines], first.size() / total, 32.0 / total);
+  EXPECT_EQ(p.back(), 1.0);
+}
+
+TEST(LineSourceTest, ProgressOfAnEmptyFileIsZeroThenOne) {
+  ScratchDir dir;
+  const std::vector<double> p = ReadProgress(WritePlain(dir.File("empty"), ""));
+  EXPECT_EQ(p, std::vector<double>{0.0});  // then 1.0 at the end (checked inside)
 }
 
 TEST(LineSourceTest, MissingFileIsNotFoundNamingIt) {

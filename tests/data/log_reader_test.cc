@@ -1,8 +1,11 @@
 #include "worker/data/log_reader.h"
 
 #include <algorithm>
+#include <atomic>
+#include <filesystem>
 #include <set>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <glog/logging.h>
@@ -255,6 +258,89 @@ TEST(LogReaderTest, RewindReplaysTheSameSamplesWithFreshStats) {
   EXPECT_EQ(reader->stats().lines, 0);
   EXPECT_EQ(ReadUsers(reader.get()), first);
   EXPECT_EQ(reader->stats().samples, 100);
+}
+
+// Reads to the end, recording Progress() after each sample (index k: after
+// k + 1 samples); checks it never falls and is exactly 1.0 at the end.
+std::vector<double> ReadProgress(LogReader* reader) {
+  std::vector<double> progress;
+  double last = reader->Progress();
+  Sample s;
+  for (;;) {
+    StatusOr<bool> got = reader->Next(&s);
+    EXPECT_TRUE(got.ok()) << got.status().ToString();
+    const double p = reader->Progress();
+    EXPECT_GE(p, last) << "after sample " << progress.size();
+    last = p;
+    if (!got.ok() || !*got) break;
+    EXPECT_LE(p, 1.0);
+    progress.push_back(p);
+  }
+  EXPECT_EQ(reader->Progress(), 1.0);
+  return progress;
+}
+
+TEST(LogReaderTest, ProgressIsHalfAfterHalfOfAPlainFile) {
+  ScratchDir dir;
+  // 1000 data lines of one length ("u" + 4 digits), no header: after k
+  // samples exactly k / 1000 of the bytes are consumed. Allow one line's
+  // share of the file.
+  const int kLines = 1000;
+  std::string content;
+  for (int i = 0; i < kLines; ++i) content += DienLine("u" + std::to_string(1000 + i));
+  const double one_line = static_cast<double>(DienLine("u1000").size()) / content.size();
+  auto reader = OpenOrDie({WritePlain(dir.File("a.txt"), content)}, ReaderOptions());
+  const std::vector<double> p = ReadProgress(reader.get());
+  ASSERT_EQ(p.size(), static_cast<size_t>(kLines));
+  EXPECT_NEAR(p[kLines / 2 - 1], 0.5, one_line);
+}
+
+TEST(LogReaderTest, ProgressWeighsFilesBySizeAndRestartsOnRewind) {
+  ScratchDir dir;
+  std::vector<std::string> users;
+  const std::vector<std::string> paths = ThreeFiles(dir, &users);  // 37, 43, 20 lines
+  std::vector<double> sizes;
+  for (const auto& path : paths) sizes.push_back(std::filesystem::file_size(path));
+  const double total = sizes[0] + sizes[1] + sizes[2];
+  auto reader = OpenOrDie(paths, ReaderOptions());
+  const double at_open = reader->Progress();
+  EXPECT_GT(at_open, 0.0);  // the first line was read to check the schema
+  EXPECT_LT(at_open, sizes[0] / total);
+  const std::vector<double> p = ReadProgress(reader.get());
+  ASSERT_EQ(p.size(), 100u);
+  // The last line of a plain file ends it: the file counts in full, exactly.
+  EXPECT_DOUBLE_EQ(p[36], sizes[0] / total);
+  // A line of the next file adds some of that file on top of all earlier ones.
+  EXPECT_GT(p[37], sizes[0] / total);
+  EXPECT_LE(p[79], (sizes[0] + sizes[1]) / total);
+  EXPECT_GT(p[80], (sizes[0] + sizes[1]) / total);  // c.txt's header was read too
+  EXPECT_EQ(p[99], 1.0);
+
+  // A new pass starts over from where Open stood.
+  ASSERT_TRUE(reader->Rewind().ok());
+  EXPECT_EQ(reader->Progress(), at_open);
+  EXPECT_EQ(ReadProgress(reader.get()), p);
+}
+
+TEST(LogReaderTest, ProgressIsSafeToReadFromAnotherThread) {
+  ScratchDir dir;
+  std::string content;
+  for (int i = 0; i < 20000; ++i) content += DienLine("u" + std::to_string(i));
+  auto reader = OpenOrDie({WriteGzip(dir.File("a.gz"), content)}, ReaderOptions());
+  // A watcher polls while this thread reads (what the trainer does with the
+  // batch stream's producer); it must see a non-decreasing fraction.
+  std::atomic<bool> stop{false};
+  std::vector<double> seen;
+  std::thread watcher([&] {
+    while (!stop.load()) seen.push_back(reader->Progress());
+  });
+  EXPECT_EQ(ReadUsers(reader.get()).size(), 20000u);
+  stop.store(true);
+  watcher.join();
+  ASSERT_FALSE(seen.empty());
+  EXPECT_TRUE(std::is_sorted(seen.begin(), seen.end()));
+  EXPECT_LE(seen.back(), 1.0);
+  EXPECT_EQ(reader->Progress(), 1.0);
 }
 
 TEST(LogReaderTest, SeekResumesWhereAPositionWasTaken) {

@@ -64,7 +64,9 @@ TEST(FastMathTest, SigmoidAccuracyAndSaturation) {
     } else {
       worst_abs = std::max(worst_abs, std::fabs(y - want));
     }
-    if (x >= 17.0f) EXPECT_EQ(y, 1.0f) << x;
+    if (x >= 17.0f) {
+      EXPECT_EQ(y, 1.0f) << x;
+    }
   });
   std::printf("[fast_math] FastSigmoid worst rel err (x<0) %.3e, abs err (x>=0) %.3e\n",
               worst_rel, worst_abs);
@@ -81,8 +83,12 @@ TEST(FastMathTest, TanhAccuracyAndSaturation) {
   ForEachGridPoint([&](float x) {
     const float y = FastTanh(x);
     worst = std::max(worst, std::fabs(y - std::tanh(static_cast<double>(x))));
-    if (x >= 9.1f) EXPECT_EQ(y, 1.0f) << x;
-    if (x <= -9.1f) EXPECT_EQ(y, -1.0f) << x;
+    if (x >= 9.1f) {
+      EXPECT_EQ(y, 1.0f) << x;
+    }
+    if (x <= -9.1f) {
+      EXPECT_EQ(y, -1.0f) << x;
+    }
   });
   std::printf("[fast_math] FastTanh worst absolute error: %.3e\n", worst);
   EXPECT_LT(worst, 2.5e-7);

@@ -1,5 +1,6 @@
 #include "worker/data/line_source.h"
 
+#include <sys/stat.h>
 #include <zlib.h>
 
 #include <algorithm>
@@ -34,6 +35,8 @@ class ByteStream {
   // Points *data at the next bytes; *size == 0 means the end of the input.
   // The bytes stay valid until the next call.
   virtual Status Read(const char** data, size_t* size) = 0;
+  // Bytes of the file consumed to produce everything Read returned so far.
+  virtual uint64_t consumed() const = 0;
 };
 
 class PlainStream : public ByteStream {
@@ -44,16 +47,20 @@ class PlainStream : public ByteStream {
   Status Read(const char** data, size_t* size) override {
     *size = std::fread(buffer_.data(), 1, buffer_.size(), file_.get());
     *data = buffer_.data();
+    consumed_ += *size;
     if (*size == 0 && std::ferror(file_.get())) {
       return ErrnoStatus("cannot read", path_, errno);
     }
     return Status::OK();
   }
 
+  uint64_t consumed() const override { return consumed_; }
+
  private:
   FilePtr file_;
   std::string path_;
   std::vector<char> buffer_;
+  uint64_t consumed_ = 0;
 };
 
 // Inflates one or more concatenated gzip members (what `cat a.gz b.gz`
@@ -112,6 +119,10 @@ class GzipStream : public ByteStream {
     return Status::OK();
   }
 
+  // Counted here rather than read from z_.total_in, which inflateReset
+  // clears at every member of a concatenated file.
+  uint64_t consumed() const override { return refilled_ - z_.avail_in; }
+
  private:
   Status Refill() {
     const size_t n = std::fread(in_.data(), 1, in_.size(), file_.get());
@@ -121,6 +132,7 @@ class GzipStream : public ByteStream {
     }
     z_.next_in = reinterpret_cast<Bytef*>(in_.data());
     z_.avail_in = static_cast<uInt>(n);
+    refilled_ += n;
     return Status::OK();
   }
 
@@ -132,13 +144,15 @@ class GzipStream : public ByteStream {
   bool initialised_ = false;
   bool input_eof_ = false;
   bool in_member_ = true;  // the file starts with a member (magic checked)
+  uint64_t refilled_ = 0;   // bytes read from the file into in_
 };
 
 class LineSourceImpl : public LineSource {
  public:
-  LineSourceImpl(std::unique_ptr<ByteStream> stream, std::string path,
+  LineSourceImpl(std::unique_ptr<ByteStream> stream, std::string path, uint64_t file_bytes,
                  const LineSourceOptions& options)
-      : stream_(std::move(stream)), path_(std::move(path)), options_(options) {}
+      : stream_(std::move(stream)), path_(std::move(path)), file_bytes_(file_bytes),
+        options_(options) {}
 
   StatusOr<bool> Next(std::string* line, bool* too_long) override {
     line->clear();
@@ -147,7 +161,9 @@ class LineSourceImpl : public LineSource {
     for (;;) {
       if (pos_ == size_) {
         if (eof_) break;
+        span_begin_ = stream_->consumed();
         Status s = stream_->Read(&data_, &size_);
+        span_end_ = stream_->consumed();
         pos_ = 0;
         if (!s.ok()) {
           // The partial line at the point of failure is not delivered.
@@ -158,6 +174,7 @@ class LineSourceImpl : public LineSource {
         }
         if (size_ == 0) {
           eof_ = true;
+          finished_ = true;
           break;
         }
       }
@@ -181,6 +198,21 @@ class LineSourceImpl : public LineSource {
     return false;
   }
 
+  double Progress() const override {
+    if (finished_) return 1.0;
+    if (file_bytes_ == 0) return 0.0;
+    // The current buffer came from file bytes [span_begin_, span_end_);
+    // assume they map evenly onto it. Exact for a plain file. The next
+    // buffer starts where this one's span ended, so the value never falls.
+    double at = static_cast<double>(span_begin_);
+    if (size_ > 0) {
+      at += static_cast<double>(span_end_ - span_begin_) * static_cast<double>(pos_) /
+            static_cast<double>(size_);
+    }
+    return std::min(1.0, at / static_cast<double>(file_bytes_));
+  }
+  uint64_t file_bytes() const override { return file_bytes_; }
+
   int64_t line_number() const override { return line_number_; }
   const std::string& path() const override { return path_; }
 
@@ -196,11 +228,15 @@ class LineSourceImpl : public LineSource {
 
   std::unique_ptr<ByteStream> stream_;
   std::string path_;
+  const uint64_t file_bytes_;
   LineSourceOptions options_;
   const char* data_ = nullptr;
   size_t size_ = 0;
   size_t pos_ = 0;
+  uint64_t span_begin_ = 0;  // file bytes consumed before the current buffer
+  uint64_t span_end_ = 0;    // ... and after it
   bool eof_ = false;
+  bool finished_ = false;    // the input ended cleanly
   int64_t line_number_ = 0;
 };
 
@@ -213,6 +249,9 @@ StatusOr<std::unique_ptr<LineSource>> LineSource::Open(const std::string& path,
   }
   FilePtr file(std::fopen(path.c_str(), "rb"));
   if (file == nullptr) return ErrnoStatus("cannot open", path, errno);
+  struct stat st;
+  if (fstat(fileno(file.get()), &st) != 0) return ErrnoStatus("cannot stat", path, errno);
+  const uint64_t file_bytes = st.st_size > 0 ? static_cast<uint64_t>(st.st_size) : 0;
 
   unsigned char magic[2] = {0, 0};
   const size_t got = std::fread(magic, 1, 2, file.get());
@@ -228,7 +267,7 @@ StatusOr<std::unique_ptr<LineSource>> LineSource::Open(const std::string& path,
     stream = std::make_unique<PlainStream>(std::move(file), path);
   }
   return std::unique_ptr<LineSource>(
-      std::make_unique<LineSourceImpl>(std::move(stream), path, options));
+      std::make_unique<LineSourceImpl>(std::move(stream), path, file_bytes, options));
 }
 
 }  // namespace dips

@@ -32,6 +32,16 @@ class LineSource {
   // the point of truncation is not.
   virtual StatusOr<bool> Next(std::string* line, bool* too_long) = 0;
 
+  // Fraction in [0, 1] of the file consumed by the lines returned so far,
+  // in bytes of the file as stored (compressed bytes for gzip, so the
+  // fraction is as even as the compression ratio). Within one read buffer
+  // the position is interpolated linearly, so it moves with every line.
+  // Non-decreasing; exactly 1.0 once Next returned false; 0 for an empty
+  // file until then. No system call: cheap enough to ask after every line.
+  virtual double Progress() const = 0;
+  // Size of the file in bytes as stored, taken when it was opened.
+  virtual uint64_t file_bytes() const = 0;
+
   // 1-based number of the line last returned by Next (0 before the first).
   virtual int64_t line_number() const = 0;
   virtual const std::string& path() const = 0;

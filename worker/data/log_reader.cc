@@ -1,5 +1,6 @@
 #include "worker/data/log_reader.h"
 
+#include <algorithm>
 #include <sstream>
 #include <utility>
 
@@ -58,9 +59,11 @@ StatusOr<std::unique_ptr<LogReader>> LogReader::Open(std::vector<std::string> pa
   LogSchema schema;
   int schema_file = -1;  // the first non-empty file defines the schema
   std::string line;
+  std::vector<uint64_t> file_bytes;
   for (size_t i = 0; i < paths.size(); ++i) {
     ASSIGN_OR_RETURN(std::unique_ptr<LineSource> source,
                      LineSource::Open(paths[i], source_options));
+    file_bytes.push_back(source->file_bytes());
     bool too_long = false;
     ASSIGN_OR_RETURN(bool got_line, source->Next(&line, &too_long));
     if (!got_line) continue;
@@ -75,17 +78,40 @@ StatusOr<std::unique_ptr<LogReader>> LogReader::Open(std::vector<std::string> pa
           paths[schema_file] + " (" + DescribeSchema(schema) + "); all inputs must match");
     }
   }
-  std::unique_ptr<LogReader> reader(new LogReader(std::move(paths), options, std::move(schema)));
+  std::unique_ptr<LogReader> reader(
+      new LogReader(std::move(paths), std::move(file_bytes), options, std::move(schema)));
   RETURN_IF_ERROR(reader->Rewind());
   return reader;
 }
 
-LogReader::LogReader(std::vector<std::string> paths, const ReaderOptions& options,
-                     LogSchema schema)
+LogReader::LogReader(std::vector<std::string> paths, std::vector<uint64_t> file_bytes,
+                     const ReaderOptions& options, LogSchema schema)
     : paths_(std::move(paths)),
       options_(options),
       schema_(std::move(schema)),
-      parser_(schema_, options.max_history) {}
+      parser_(schema_, options.max_history),
+      file_start_(file_bytes.size() + 1, 0) {
+  for (size_t i = 0; i < file_bytes.size(); ++i) {
+    file_start_[i + 1] = file_start_[i] + file_bytes[i];
+  }
+}
+
+void LogReader::UpdateProgress() {
+  double fraction = 0.0;
+  const uint64_t total = file_start_.back();
+  if (done_) {
+    fraction = 1.0;
+  } else if (total > 0 && source_ != nullptr) {
+    // Byte counts stay below 2^53, so they convert exactly: at the end of
+    // file i this equals the start of file i + 1, and the value never falls
+    // across a file boundary.
+    const uint64_t size = file_start_[file_index_ + 1] - file_start_[file_index_];
+    const double at = static_cast<double>(file_start_[file_index_]) +
+                      source_->Progress() * static_cast<double>(size);
+    fraction = std::min(1.0, at / static_cast<double>(total));
+  }
+  progress_.store(fraction, std::memory_order_relaxed);
+}
 
 Status LogReader::OpenFile(int index) {
   LineSourceOptions source_options;
@@ -126,6 +152,12 @@ bool LogReader::OwnsLine() const {
 }
 
 StatusOr<bool> LogReader::Next(Sample* sample) {
+  StatusOr<bool> got = NextSample(sample);
+  UpdateProgress();
+  return got;
+}
+
+StatusOr<bool> LogReader::NextSample(Sample* sample) {
   if (!error_.ok()) return error_;
   while (!done_) {
     bool too_long = false;
@@ -214,6 +246,7 @@ void LogReader::LogSummary() const {
 
 void LogReader::ResetPass() {
   source_.reset();
+  progress_.store(0.0, std::memory_order_relaxed);
   stats_ = ReaderStats();
   error_ = Status::OK();
   done_ = false;
@@ -254,6 +287,7 @@ Status LogReader::Seek(const ReaderPosition& pos) {
       ++data_lines_in_file_;
     }
   }
+  UpdateProgress();
   return error_;
 }
 

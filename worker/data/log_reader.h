@@ -19,11 +19,14 @@
 // min_lines_for_ratio lines were read, and always at the end of the input --
 // Next returns ResourceExhausted, and keeps returning it.
 //
-// Not thread-safe; one reader per thread.
+// Not thread-safe; one reader per thread. The one exception is Progress(),
+// which any thread may call at any time (for a progress line or an ETA on
+// another thread than the one reading).
 #ifndef DIPS_WORKER_DATA_LOG_READER_H_
 #define DIPS_WORKER_DATA_LOG_READER_H_
 
 #include <array>
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -99,12 +102,29 @@ class LogReader {
   // InvalidArgument if it lies outside the files.
   Status Seek(const ReaderPosition& pos);
 
+  // Fraction in [0, 1] of the whole input consumed in this pass, in bytes
+  // as stored (compressed for gzip): files before the current one count in
+  // full, each file weighs by its size when Open saw it. Exactly 1.0 once
+  // Next returned false; after Rewind or Seek, where they left the reader
+  // (just past the first file's header for Rewind); non-decreasing in
+  // between. All parts read every byte, so every part
+  // sees the same fraction at the same place. Thread-safe: Next, Seek and
+  // Rewind store the value in an atomic as they return, and this only loads
+  // it, so another thread sees the position as of the reader's latest call.
+  double Progress() const { return progress_.load(std::memory_order_relaxed); }
+
   const LogSchema& schema() const { return schema_; }
   const ReaderStats& stats() const { return stats_; }
   const std::vector<std::string>& paths() const { return paths_; }
 
  private:
-  LogReader(std::vector<std::string> paths, const ReaderOptions& options, LogSchema schema);
+  LogReader(std::vector<std::string> paths, std::vector<uint64_t> file_bytes,
+            const ReaderOptions& options, LogSchema schema);
+
+  // Next's work; Next adds the progress update on every way out.
+  StatusOr<bool> NextSample(Sample* sample);
+  // Stores the current position as a fraction in progress_.
+  void UpdateProgress();
 
   // Opens file `index`, checks its schema and consumes its header line.
   Status OpenFile(int index);
@@ -123,6 +143,9 @@ class LogReader {
   const ReaderOptions options_;
   const LogSchema schema_;
   LogParser parser_;
+  // file_start_[i]: bytes (as stored) of the files before file i, as Open
+  // saw them; file_start_.back() is the total.
+  std::vector<uint64_t> file_start_;
 
   std::unique_ptr<LineSource> source_;
   int file_index_ = 0;
@@ -138,6 +161,9 @@ class LogReader {
   std::string detail_;
   ReaderStats stats_;
   int64_t bad_lines_logged_ = 0;    // over the reader's lifetime, for throttling
+  // Written only by the reading thread, read by any (Progress). Relaxed
+  // order suffices: it is a standalone estimate that publishes no other data.
+  std::atomic<double> progress_{0.0};
 };
 
 }  // namespace dips

@@ -37,6 +37,7 @@ Status BatchStream::StartPass() {
   }
   shuffle_fill_ = 0;
   input_done_ = false;
+  samples_read_.store(0);
   shuffle_rng_.seed(options_.shuffle_seed + passes_++);
   if (options_.shuffle_buffer > 1) shuffle_pool_.resize(options_.shuffle_buffer);
   producer_ = std::thread([this] { Produce(); });
@@ -51,7 +52,7 @@ void BatchStream::Produce() {
     int n = 0;
     while (n < options_.batch_size) {
       StatusOr<bool> more = options_.shuffle_buffer > 1 ? NextShuffled(&samples[n])
-                                                        : reader_->Next(&samples[n]);
+                                                        : ReadSample(&samples[n]);
       if (!more.ok()) {
         status = more.status();
         end = true;
@@ -92,10 +93,24 @@ void BatchStream::Produce() {
   cv_.notify_all();
 }
 
+StatusOr<bool> BatchStream::ReadSample(Sample* sample) {
+  StatusOr<bool> more = reader_->Next(sample);
+  if (more.ok() && *more) samples_read_.fetch_add(1, std::memory_order_relaxed);
+  return more;
+}
+
+double BatchStream::EstimatedPassSamples() const {
+  // Read the count first: the fraction only grows, so the pair errs low
+  // by at most the samples read in between.
+  const double read = static_cast<double>(samples_read_.load(std::memory_order_relaxed));
+  const double fraction = reader_->Progress();
+  return fraction > 0.01 ? read / fraction : 0.0;
+}
+
 StatusOr<bool> BatchStream::NextShuffled(Sample* out) {
   // Fill the pool first; then every sample read displaces a random one.
   while (!input_done_ && shuffle_fill_ < shuffle_pool_.size()) {
-    ASSIGN_OR_RETURN(bool more, reader_->Next(&shuffle_pool_[shuffle_fill_]));
+    ASSIGN_OR_RETURN(bool more, ReadSample(&shuffle_pool_[shuffle_fill_]));
     if (!more) {
       input_done_ = true;
       break;
@@ -106,7 +121,7 @@ StatusOr<bool> BatchStream::NextShuffled(Sample* out) {
   const size_t j = std::uniform_int_distribution<size_t>(0, shuffle_fill_ - 1)(shuffle_rng_);
   std::swap(*out, shuffle_pool_[j]);
   if (!input_done_) {
-    ASSIGN_OR_RETURN(bool more, reader_->Next(&shuffle_pool_[j]));
+    ASSIGN_OR_RETURN(bool more, ReadSample(&shuffle_pool_[j]));
     if (more) return true;
     input_done_ = true;
   }

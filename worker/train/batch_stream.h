@@ -3,10 +3,12 @@
 // One pass over the data per StartPass(); the order of batches is the order
 // of the reader, so runs with a fixed seed are reproducible.
 //
-// Thread-safety: the consumer side (StartPass, Next) is for one thread.
+// Thread-safety: the consumer side (StartPass, Next, Progress) is for one
+// thread.
 #ifndef DIPS_WORKER_TRAIN_BATCH_STREAM_H_
 #define DIPS_WORKER_TRAIN_BATCH_STREAM_H_
 
+#include <atomic>
 #include <condition_variable>
 #include <deque>
 #include <memory>
@@ -53,9 +55,18 @@ class BatchStream {
 
   const LogReader& reader() const { return *reader_; }
 
+  // Estimated number of samples in this pass, from the samples the producer
+  // has read so far over the fraction of the input they came from
+  // (LogReader::Progress); 0 until 1% of the input is read. Both numbers
+  // are the producer's, so the queue and the shuffle buffer running ahead
+  // of the consumer do not bias it. Callable from the consumer thread.
+  double EstimatedPassSamples() const;
+
  private:
   void Produce();
   void StopProducer();
+  // reader_->Next, counting the samples read in this pass.
+  StatusOr<bool> ReadSample(Sample* sample);
   // Next sample in shuffled order into *out; false at the end of the pass.
   StatusOr<bool> NextShuffled(Sample* out);
 
@@ -68,6 +79,7 @@ class BatchStream {
   bool input_done_ = false;
   std::mt19937_64 shuffle_rng_;
   uint64_t passes_ = 0;
+  std::atomic<int64_t> samples_read_{0};  // written by the producer only
   std::thread producer_;
 
   std::mutex mu_;

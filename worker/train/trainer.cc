@@ -286,9 +286,14 @@ class TrainerImpl : public Trainer {
                    double seconds, bool to_log) {
     const double sps = seconds > 0 ? samples / seconds : 0.0;
     std::string eta = "?";
-    if (samples_per_epoch_ > 0 && sps > 0) {
-      const double left = static_cast<double>(samples_per_epoch_) * options_.epochs -
-                          static_cast<double>(total_samples);
+    double per_epoch = static_cast<double>(samples_per_epoch_);
+    if (samples_per_epoch_ == 0) {
+      // First epoch: estimated from the input read so far; exact from the
+      // end of epoch 1 on.
+      per_epoch = train_stream_->EstimatedPassSamples();
+    }
+    if (per_epoch > 0 && sps > 0) {
+      const double left = per_epoch * options_.epochs - static_cast<double>(total_samples);
       eta = std::to_string(static_cast<long long>(std::max(0.0, left) / sps)) + " s";
     }
     if (options_.progress_line) {
@@ -317,6 +322,21 @@ class TrainerImpl : public Trainer {
 };
 
 }  // namespace
+
+DenseOptimizerOptions DefaultDenseOptimizer() {
+  DenseOptimizerOptions o;
+  o.kind = DenseOptimizerKind::kAdam;
+  o.learning_rate = 0.002f;
+  return o;
+}
+
+SparseTableOptions DefaultTable() {
+  SparseTableOptions o;
+  o.optimizer.kind = SparseOptimizerKind::kAdam;
+  o.optimizer.learning_rate = 0.003f;
+  o.init_scale = 0.01f;
+  return o;
+}
 
 StatusOr<std::unique_ptr<Trainer>> Trainer::Create(const TrainerOptions& options) {
   auto trainer = std::make_unique<TrainerImpl>(options);
