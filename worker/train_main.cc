@@ -25,7 +25,8 @@ DEFINE_int32(shuffle_buffer, 100000, "Training samples held in the shuffle buffe
 DEFINE_int32(embedding_dim, 18, "Embedding size per id field");
 DEFINE_double(max_bad_ratio, 0.001, "Abort when the fraction of malformed lines passes this");
 DEFINE_string(mlp_activation, "dice", "Head MLP activation: dice or prelu");
-DEFINE_string(attention_activation, "sigmoid", "Attention MLP activation: sigmoid, prelu or dice");
+DEFINE_string(attention_activation, "prelu",
+              "Attention MLP activation: prelu (DIN paper), dice, or sigmoid (reference code)");
 DEFINE_bool(din_softmax, false, "DIN: masked softmax over attention scores (reference code)");
 DEFINE_string(evolution, "augru", "DIEN interest evolution: augru, agru or aigru");
 DEFINE_double(aux_loss_weight, 1.0, "DIEN auxiliary loss weight alpha (0 disables)");

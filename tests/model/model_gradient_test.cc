@@ -43,6 +43,9 @@ ModelConfig TinyConfig(ModelKind kind, HiddenActivation head, int fields) {
   c.mlp_activation = head;
   c.attention_hidden1 = 6;
   c.attention_hidden2 = 3;
+  // Smooth everywhere, so central differences never straddle a kink; the
+  // PReLU and Dice attention cases below are chosen away from kinks.
+  c.attention_activation = HiddenActivation::kSigmoid;
   c.aux_hidden1 = 5;
   c.aux_hidden2 = 4;
   return c;
@@ -83,6 +86,11 @@ std::vector<GradientCase> AllCases() {
   dien3.config.attention_activation = HiddenActivation::kPrelu;
   dien3.config.aux_loss_weight = 0.5f;
   cases.push_back(dien3);
+  // PReLU attention (the default) in DIN as well as DIEN.
+  GradientCase din_prelu{"din_raw_attention_prelu",
+                         TinyConfig(ModelKind::kDin, HiddenActivation::kPrelu, 2), 2};
+  din_prelu.config.attention_activation = HiddenActivation::kPrelu;
+  cases.push_back(din_prelu);
   GradientCase dien_dice{"dien_agru_attention_dice",
                          TinyConfig(ModelKind::kDien, HiddenActivation::kPrelu, 2), 2};
   dien_dice.config.evolution = EvolutionKind::kAgru;
