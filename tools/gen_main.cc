@@ -23,12 +23,12 @@ DEFINE_double(test_fraction, -1.0,
               "0.2 movielens, 0.1 amazon, 0.1 gen)");
 DEFINE_bool(compress, false, "convert/gen: write train.txt.gz/test.txt.gz (gzip)");
 
-DEFINE_int64(users, 20000, "gen: number of users");
-DEFINE_int64(items, 50000, "gen: number of items");
+DEFINE_int64(users, 5000, "gen: number of users");
+DEFINE_int64(items, 10000, "gen: number of items");
 DEFINE_int64(shops, 2000, "gen: number of shops");
 DEFINE_int64(categories, 100, "gen: number of categories");
-DEFINE_int64(train_samples, 2000000, "gen: samples in train.txt");
-DEFINE_int64(test_samples, 200000, "gen: samples in test.txt");
+DEFINE_int64(train_samples, 300000, "gen: samples in train.txt");
+DEFINE_int64(test_samples, 30000, "gen: samples in test.txt");
 DEFINE_int32(min_history, 5, "gen: shortest history of a sample");
 DEFINE_double(explore_rate, 0.1, "gen: share of behaviours outside the user's interests");
 DEFINE_double(target_current_rate, 0.3, "gen: share of targets from a current interest");

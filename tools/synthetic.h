@@ -48,8 +48,8 @@ struct SyntheticOptions {
   uint64_t seed = 1;
 
   // World size.
-  int64_t users = 20000;
-  int64_t items = 50000;
+  int64_t users = 5000;
+  int64_t items = 10000;
   int64_t shops = 2000;
   int64_t categories = 100;
   double category_zipf = 0.8;  // popularity exponent across categories
@@ -58,8 +58,8 @@ struct SyntheticOptions {
   // Samples. Users go to the test side by a seeded hash of the user id
   // (tools/user_split.h); train_samples are spread evenly over train users,
   // test_samples over test users, so the counts are exact.
-  int64_t train_samples = 2000000;
-  int64_t test_samples = 200000;
+  int64_t train_samples = 300000;
+  int64_t test_samples = 30000;
   double test_user_fraction = 0.1;
 
   // Histories: each sample keeps the most recent h behaviours, h uniform in
