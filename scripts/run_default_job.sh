@@ -14,4 +14,4 @@ if [[ ! -f "$DATA_DIR/train.txt" || ! -f "$DATA_DIR/test.txt" ]]; then
 fi
 mkdir -p out
 "$BUILD_DIR/dips" train --model=din --train="$DATA_DIR/train.txt" --test="$DATA_DIR/test.txt" \
-  --epochs=1 --threads=2 --metrics_out=out/metrics.jsonl "$@"
+  --epochs=2 --threads=2 --metrics_out=out/metrics.jsonl "$@"
