@@ -1,0 +1,225 @@
+// Parameter-server wire throughput: one PsServer over loopback, pull and push
+// of 10^3..10^5 unique keys of 18 and 36 floats, next to a raw ZeroMQ
+// DEALER/ROUTER exchange of frames of exactly the same sizes (request and
+// reply) measured in the same run, with the same CURVE setting. Also prints
+// the table alone (no network), which bounds what any server can reach.
+// One request in flight at a time on both paths, so the ratio compares like
+// with like. Target: PS / raw >= 0.5.
+#include <gflags/gflags.h>
+#include <glog/logging.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <functional>
+#include <future>
+#include <thread>
+#include <vector>
+#include <zmq.hpp>
+#include <zmq_addon.hpp>
+
+#include "common/feature_key.h"
+#include "ps/server/curve_keys.h"
+#include "ps/server/ps_server.h"
+#include "ps/sparse_table.h"
+#include "worker/client/ps_client.h"
+
+DEFINE_bool(curve, true, "encrypt and authenticate both paths with CURVE");
+DEFINE_double(min_seconds, 0.3, "minimum duration of one timed trial");
+DEFINE_int32(trials, 5, "paired trials per measurement; medians are reported");
+DEFINE_int32(server_threads, 2, "PsServer worker threads");
+
+namespace dips {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+// Calls per second of `op` over one trial of at least --min_seconds.
+double Rate(const std::function<void()>& op) {
+  int64_t calls = 0;
+  const auto start = Clock::now();
+  double seconds = 0;
+  do {
+    op();
+    ++calls;
+    seconds = std::chrono::duration<double>(Clock::now() - start).count();
+  } while (seconds < FLAGS_min_seconds);
+  return calls / seconds;
+}
+
+double Median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  return v[v.size() / 2];
+}
+
+struct Paired {
+  double a_rate, b_rate, ratio;  // medians over trials; ratio of a to b
+};
+
+// Trials of `a` and `b` alternate, so the load of a shared machine hits
+// both alike; the ratio is the median of the per-trial ratios.
+Paired MeasurePair(const std::function<void()>& a, const std::function<void()>& b) {
+  a();  // warm-up: connections, allocations, rows
+  b();
+  std::vector<double> a_rates, b_rates, ratios;
+  for (int t = 0; t < FLAGS_trials; ++t) {
+    a_rates.push_back(Rate(a));
+    b_rates.push_back(Rate(b));
+    ratios.push_back(a_rates.back() / b_rates.back());
+  }
+  return {Median(a_rates), Median(b_rates), Median(ratios)};
+}
+
+// A ROUTER that answers every message with one frame of `reply_bytes`
+// (taken from the first frame's first 8 bytes), until it gets an empty frame.
+void RawEchoServer(zmq::context_t* context, const CurveKeyPair* keys, std::string* endpoint,
+                   std::promise<void>* bound) {
+  zmq::socket_t socket(*context, zmq::socket_type::router);
+  socket.set(zmq::sockopt::linger, 0);
+  if (keys != nullptr) {
+    socket.set(zmq::sockopt::curve_server, true);
+    socket.set(zmq::sockopt::curve_secretkey, keys->secret_key);
+  }
+  socket.bind("tcp://127.0.0.1:*");
+  *endpoint = socket.get(zmq::sockopt::last_endpoint);
+  bound->set_value();
+  std::vector<char> payload;
+  while (true) {
+    std::vector<zmq::message_t> request;
+    if (!zmq::recv_multipart(socket, std::back_inserter(request))) continue;
+    if (request.size() < 2 || request[1].size() < sizeof(uint64_t)) break;
+    uint64_t reply_bytes;
+    std::memcpy(&reply_bytes, request[1].data(), sizeof(reply_bytes));
+    if (payload.size() < reply_bytes) payload.resize(reply_bytes, 1);
+    socket.send(request[0], zmq::send_flags::sndmore);
+    // A fresh frame per reply, as the PS server builds one.
+    socket.send(zmq::message_t(payload.data(), reply_bytes), zmq::send_flags::none);
+  }
+}
+
+struct Sizes {
+  size_t request;  // bytes the client sends (all frames)
+  size_t reply;    // bytes the server sends back
+};
+
+void Run() {
+  const CurveKeyPair server_keys = GenerateCurveKeyPair().value();
+  const CurveKeyPair client_keys = GenerateCurveKeyPair().value();
+
+  // Separate contexts (so separate I/O threads) for the raw server and
+  // client, as the PS server and client have.
+  zmq::context_t raw_server_context(1);
+  zmq::context_t raw_context(1);
+  std::string raw_endpoint;
+  std::promise<void> bound;
+  std::thread raw_server(RawEchoServer, &raw_server_context, FLAGS_curve ? &server_keys : nullptr,
+                         &raw_endpoint, &bound);
+  bound.get_future().wait();
+  zmq::socket_t raw(raw_context, zmq::socket_type::dealer);
+  raw.set(zmq::sockopt::linger, 0);
+  if (FLAGS_curve) {
+    raw.set(zmq::sockopt::curve_serverkey, server_keys.public_key);
+    raw.set(zmq::sockopt::curve_publickey, client_keys.public_key);
+    raw.set(zmq::sockopt::curve_secretkey, client_keys.secret_key);
+  }
+  raw.connect(raw_endpoint);
+  std::vector<char> raw_buffer;
+  // Sends `sizes.request` bytes (the reply size in its first 8) and waits for
+  // the `sizes.reply`-byte answer.
+  auto raw_exchange = [&](const Sizes& sizes) {
+    if (raw_buffer.size() < sizes.request) raw_buffer.resize(sizes.request, 2);
+    const uint64_t reply = sizes.reply;
+    std::memcpy(raw_buffer.data(), &reply, sizeof(reply));
+    raw.send(zmq::message_t(raw_buffer.data(), sizes.request), zmq::send_flags::none);
+    zmq::message_t answer;
+    CHECK(raw.recv(answer));
+    CHECK_EQ(answer.size(), sizes.reply);
+  };
+
+  std::printf("%-4s %-3s %7s | %12s %8s | %12s %8s | %6s | %12s\n", "op", "dim", "keys",
+              "ps keys/s", "ps GB/s", "raw keys/s", "raw GB/s", "ratio", "table keys/s");
+  for (int dim : {18, 36}) {
+    SparseTableOptions table_options;
+    table_options.dim = dim;
+    table_options.optimizer.kind = SparseOptimizerKind::kAdagrad;
+    auto table = SparseTable::Create(table_options).value();
+    auto reference = SparseTable::Create(table_options).value();
+    PsServerOptions server_options;
+    server_options.num_worker_threads = FLAGS_server_threads;
+    server_options.disable_curve = !FLAGS_curve;
+    server_options.curve_public_key = server_keys.public_key;
+    server_options.curve_secret_key = server_keys.secret_key;
+    server_options.allowed_client_public_keys = {client_keys.public_key};
+    auto server = PsServer::Create(server_options, table.get()).value();
+    std::thread serving([&] { CHECK(server->Run().ok()); });
+    PsClientOptions client_options;
+    client_options.server_endpoints = {server->endpoint()};
+    client_options.dim = dim;
+    client_options.disable_curve = !FLAGS_curve;
+    client_options.server_public_key = server_keys.public_key;
+    client_options.client_public_key = client_keys.public_key;
+    client_options.client_secret_key = client_keys.secret_key;
+    auto client = PsClient::Create(client_options).value();
+
+    for (size_t n : {size_t{1000}, size_t{10000}, size_t{100000}}) {
+      std::vector<uint64_t> keys(n);
+      for (size_t i = 0; i < n; ++i) keys[i] = Mix64(n * 31 + i);
+      std::sort(keys.begin(), keys.end());  // unique and sorted, as a batch has them
+      std::vector<float> values(n * dim);
+      std::vector<float> grads(n * dim, 1e-3f);
+      std::vector<uint32_t> occurrences(n, 1);
+      const size_t row_bytes = dim * sizeof(float);
+      const Sizes pull_sizes{n * sizeof(uint64_t), n * row_bytes};
+      const Sizes push_sizes{n * (sizeof(uint64_t) + row_bytes + sizeof(uint32_t)), 0};
+
+      struct Op {
+        const char* name;
+        Sizes sizes;
+        std::function<void()> ps, table;
+      };
+      const Op ops[] = {
+          {"pull", pull_sizes,
+           [&] { CHECK(client->Wait(client->Pull(keys.data(), n, true, values.data(), nullptr)).ok()); },
+           [&] { CHECK(reference->Pull(keys.data(), n, true, values.data(), nullptr).ok()); }},
+          {"push", push_sizes,
+           [&] {
+             CHECK(client->Wait(client->Push(keys.data(), n, grads.data(), occurrences.data(), 0))
+                       .ok());
+           },
+           [&] { CHECK(reference->Push(keys.data(), n, grads.data(), occurrences.data(), 0).ok()); }},
+      };
+      for (const Op& op : ops) {
+        // Raw replies carry at least the 8-byte size word's worth of header.
+        const Sizes raw_sizes{op.sizes.request, std::max<size_t>(op.sizes.reply, 16)};
+        const Paired paired = MeasurePair(op.ps, [&] { raw_exchange(raw_sizes); });
+        const double ps_rate = paired.a_rate;
+        const double raw_rate = paired.b_rate;
+        op.table();
+        const double table_rate = Rate(op.table);
+        const double bytes = static_cast<double>(op.sizes.request + op.sizes.reply);
+        std::printf("%-4s %-3d %7zu | %12.3g %8.3f | %12.3g %8.3f | %6.2f | %12.3g\n", op.name,
+                    dim, n, ps_rate * n, ps_rate * bytes / 1e9, raw_rate * n,
+                    raw_rate * bytes / 1e9, paired.ratio, table_rate * n);
+        std::fflush(stdout);
+      }
+    }
+    CHECK(client->Shutdown().ok());
+    serving.join();
+  }
+  const uint64_t stop = 0;
+  raw.send(zmq::message_t(&stop, 0), zmq::send_flags::none);
+  raw_server.join();
+}
+
+}  // namespace
+}  // namespace dips
+
+int main(int argc, char** argv) {
+  gflags::ParseCommandLineFlags(&argc, &argv, true);
+  google::InitGoogleLogging(argv[0]);
+  std::printf("PS vs raw ZeroMQ over loopback, one request in flight, CURVE %s\n",
+              FLAGS_curve ? "on" : "off");
+  dips::Run();
+  return 0;
+}

@@ -1,0 +1,224 @@
+// PsClient against real PsServer shards over tcp://127.0.0.1 with CURVE:
+// results equal direct table calls bit for bit, under concurrency too; Stats,
+// Barrier and Shutdown; a stopped shard gives DeadlineExceeded in time.
+#include "worker/client/ps_client.h"
+
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <cstring>
+#include <limits>
+#include <random>
+#include <thread>
+
+#include "common/feature_key.h"
+#include "tests/client/test_shards.h"
+
+namespace dips {
+namespace {
+
+SparseTableOptions AdamTable(int dim) {
+  SparseTableOptions options;
+  options.dim = dim;
+  options.optimizer.kind = SparseOptimizerKind::kAdam;
+  options.optimizer.learning_rate = 0.01f;
+  options.init_seed = 7;
+  return options;
+}
+
+std::vector<uint64_t> RandomKeys(size_t n, uint64_t seed) {
+  std::vector<uint64_t> keys(n);
+  for (size_t i = 0; i < n; ++i) keys[i] = Mix64(seed * 1000003 + i);
+  return keys;
+}
+
+std::vector<float> RandomGrads(size_t n, uint64_t seed) {
+  std::mt19937_64 rng(seed);
+  std::normal_distribution<float> normal(0.0f, 1.0f);
+  std::vector<float> grads(n);
+  for (float& g : grads) g = normal(rng);
+  return grads;
+}
+
+// Same bytes, so the same floats bit for bit (NaN-safe, -0 vs +0 distinct).
+template <typename T>
+void ExpectBitEqual(const std::vector<T>& a, const std::vector<T>& b) {
+  ASSERT_EQ(a.size(), b.size());
+  EXPECT_EQ(0, std::memcmp(a.data(), b.data(), a.size() * sizeof(T)));
+}
+
+TEST(PsClientTest, PullPushMatchDirectTableBitForBit) {
+  constexpr int kDim = 18;
+  const JobKeys keys = NewJobKeys();
+  TestShards shards(2, AdamTable(kDim), keys);
+  auto client = PsClient::Create(shards.ClientOptions(keys, kDim)).value();
+  // The reference: one table with the same options, called directly. Rows
+  // depend only on their key and its own pushes, so one table equals the
+  // union of the shards.
+  auto reference = SparseTable::Create(AdamTable(kDim)).value();
+
+  const size_t n = 3000;
+  const std::vector<uint64_t> batch = RandomKeys(n, 1);
+  for (int step = 0; step < 3; ++step) {
+    std::vector<float> got(n * kDim), want(n * kDim);
+    std::vector<uint64_t> got_counts(n), want_counts(n);
+    ASSERT_TRUE(client->Wait(client->Pull(batch.data(), n, true, got.data(), got_counts.data()))
+                    .ok());
+    ASSERT_TRUE(reference->Pull(batch.data(), n, true, want.data(), want_counts.data()).ok());
+    ExpectBitEqual(got, want);
+    ExpectBitEqual(got_counts, want_counts);
+
+    const std::vector<float> grads = RandomGrads(n * kDim, 100 + step);
+    std::vector<uint32_t> occurrences(n);
+    for (size_t i = 0; i < n; ++i) occurrences[i] = 1 + (i % 3);
+    ASSERT_TRUE(client->Wait(client->Push(batch.data(), n, grads.data(), occurrences.data(), step))
+                    .ok());
+    ASSERT_TRUE(reference->Push(batch.data(), n, grads.data(), occurrences.data(), step).ok());
+  }
+  // The rows live on both shards, each key on exactly one.
+  const ShardStats s0 = client->Stats(0).value();
+  const ShardStats s1 = client->Stats(1).value();
+  EXPECT_EQ(s0.rows + s1.rows, n);
+  EXPECT_GT(s0.rows, n / 3);
+  EXPECT_GT(s1.rows, n / 3);
+  EXPECT_EQ(s0.requests_rejected + s1.requests_rejected, 0u);
+  // The rows after the last push (which no pull above has seen yet).
+  std::vector<float> got(n * kDim), want(n * kDim);
+  ASSERT_TRUE(client->Wait(client->Pull(batch.data(), n, false, got.data(), nullptr)).ok());
+  ASSERT_TRUE(reference->Pull(batch.data(), n, false, want.data(), nullptr).ok());
+  ExpectBitEqual(got, want);
+}
+
+TEST(PsClientTest, EvaluationPullDoesNotCreateRows) {
+  constexpr int kDim = 4;
+  const JobKeys keys = NewJobKeys();
+  TestShards shards(2, AdamTable(kDim), keys);
+  auto client = PsClient::Create(shards.ClientOptions(keys, kDim)).value();
+  const std::vector<uint64_t> batch = RandomKeys(100, 2);
+  std::vector<float> got(batch.size() * kDim), want(batch.size() * kDim);
+  ASSERT_TRUE(client->Wait(client->Pull(batch.data(), batch.size(), false, got.data(), nullptr))
+                  .ok());
+  for (size_t i = 0; i < batch.size(); ++i) {
+    InitialRowValues(AdamTable(kDim), batch[i], want.data() + i * kDim);
+  }
+  ExpectBitEqual(got, want);
+  EXPECT_EQ(client->Stats(0).value().rows + client->Stats(1).value().rows, 0u);
+}
+
+TEST(PsClientTest, ConcurrentCallersMatchSequentialReference) {
+  constexpr int kDim = 36;
+  constexpr int kThreads = 4;
+  constexpr int kSteps = 5;
+  constexpr size_t kKeys = 500;
+  const JobKeys keys = NewJobKeys();
+  TestShards shards(2, AdamTable(kDim), keys);
+  auto client = PsClient::Create(shards.ClientOptions(keys, kDim)).value();
+  auto reference = SparseTable::Create(AdamTable(kDim)).value();
+
+  // Each thread owns a disjoint key set, so the interleaving of threads
+  // cannot change any row: the reference replays each thread's calls.
+  std::vector<std::thread> threads;
+  std::vector<std::string> failures(kThreads);
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      const std::vector<uint64_t> mine = RandomKeys(kKeys, 10 + t);
+      std::vector<float> rows(kKeys * kDim);
+      for (int step = 0; step < kSteps; ++step) {
+        // Pull and the previous push in flight together, as a trainer does.
+        const Ticket pull = client->Pull(mine.data(), kKeys, true, rows.data(), nullptr);
+        const std::vector<float> grads = RandomGrads(kKeys * kDim, t * 100 + step);
+        Status s = client->Wait(pull);
+        if (s.ok()) s = client->Wait(client->Push(mine.data(), kKeys, grads.data(), nullptr, step));
+        if (!s.ok()) {
+          failures[t] = s.ToString();
+          return;
+        }
+      }
+    });
+  }
+  for (std::thread& t : threads) t.join();
+  for (int t = 0; t < kThreads; ++t) ASSERT_EQ(failures[t], "") << "thread " << t;
+  for (int t = 0; t < kThreads; ++t) {
+    const std::vector<uint64_t> mine = RandomKeys(kKeys, 10 + t);
+    std::vector<float> rows(kKeys * kDim);
+    for (int step = 0; step < kSteps; ++step) {
+      ASSERT_TRUE(reference->Pull(mine.data(), kKeys, true, rows.data(), nullptr).ok());
+      const std::vector<float> grads = RandomGrads(kKeys * kDim, t * 100 + step);
+      ASSERT_TRUE(reference->Push(mine.data(), kKeys, grads.data(), nullptr, step).ok());
+    }
+    std::vector<float> got(kKeys * kDim), want(kKeys * kDim);
+    ASSERT_TRUE(client->Wait(client->Pull(mine.data(), kKeys, false, got.data(), nullptr)).ok());
+    ASSERT_TRUE(reference->Pull(mine.data(), kKeys, false, want.data(), nullptr).ok());
+    ExpectBitEqual(got, want);
+  }
+}
+
+TEST(PsClientTest, EmptyAndInvalidCalls) {
+  const JobKeys keys = NewJobKeys();
+  TestShards shards(2, AdamTable(4), keys);
+  auto client = PsClient::Create(shards.ClientOptions(keys, 4)).value();
+  EXPECT_TRUE(client->Wait(client->Pull(nullptr, 0, true, nullptr, nullptr)).ok());
+  const uint64_t key = 1;
+  EXPECT_EQ(client->Wait(client->Push(&key, 1, nullptr, nullptr, 0)).code(),
+            StatusCode::kInvalidArgument);
+  const Ticket t = client->Pull(nullptr, 0, true, nullptr, nullptr);
+  EXPECT_TRUE(client->Wait(t).ok());
+  EXPECT_EQ(client->Wait(t).code(), StatusCode::kInvalidArgument);  // already waited
+  EXPECT_EQ(client->Stats(2).status().code(), StatusCode::kInvalidArgument);
+  // A non-finite gradient is the server's to refuse; the error names the shard.
+  const float nan = std::numeric_limits<float>::quiet_NaN();
+  const float grads[4] = {nan, 0, 0, 0};
+  const Status s = client->Wait(client->Push(&key, 1, grads, nullptr, 0));
+  EXPECT_EQ(s.code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(s.message().find("tcp://127.0.0.1:"), std::string::npos) << s.ToString();
+}
+
+TEST(PsClientTest, BarrierWaitsForEveryClientAndShutdownStopsServers) {
+  const JobKeys keys = NewJobKeys();
+  TestShards shards(2, AdamTable(4), keys, /*expected_clients=*/2);
+  PsClientOptions options = shards.ClientOptions(keys, 4);
+  options.client_id = 0;
+  auto first = PsClient::Create(options).value();
+  options.client_id = 1;
+  auto second = PsClient::Create(options).value();
+
+  std::atomic<bool> first_passed{false};
+  std::thread waiter([&] {
+    EXPECT_TRUE(first->Barrier().ok());
+    first_passed = true;
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  EXPECT_FALSE(first_passed.load()) << "barrier opened with one of two clients";
+  EXPECT_TRUE(second->Barrier().ok());
+  waiter.join();
+  EXPECT_TRUE(first_passed.load());
+
+  EXPECT_TRUE(first->Shutdown().ok());
+  EXPECT_TRUE(second->Shutdown().ok());
+  for (const Status& s : shards.JoinAll()) EXPECT_TRUE(s.ok()) << s.ToString();
+}
+
+TEST(PsClientTest, StoppedServerGivesDeadlineExceededNamingEndpoint) {
+  const JobKeys keys = NewJobKeys();
+  TestShards shards(2, AdamTable(4), keys);
+  PsClientOptions options = shards.ClientOptions(keys, 4);
+  options.request_timeout_ms = 300;
+  auto client = PsClient::Create(options).value();
+  ASSERT_TRUE(client->Stats(1).ok());
+  ASSERT_TRUE(shards.StopShard(1).ok());
+
+  const std::vector<uint64_t> batch = RandomKeys(200, 3);
+  std::vector<float> rows(batch.size() * 4);
+  const auto start = std::chrono::steady_clock::now();
+  const Status s = client->Wait(client->Pull(batch.data(), batch.size(), true, rows.data(), nullptr));
+  const auto elapsed = std::chrono::steady_clock::now() - start;
+  EXPECT_EQ(s.code(), StatusCode::kDeadlineExceeded) << s.ToString();
+  EXPECT_NE(s.message().find(shards.server(1)->endpoint()), std::string::npos) << s.ToString();
+  EXPECT_GE(elapsed, std::chrono::milliseconds(300));
+  EXPECT_LT(elapsed, std::chrono::milliseconds(300 + 1000));
+  // The live shard still answers.
+  EXPECT_TRUE(client->Stats(0).ok());
+}
+
+}  // namespace
+}  // namespace dips

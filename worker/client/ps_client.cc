@@ -1,0 +1,261 @@
+#include "worker/client/ps_client.h"
+
+#include <zmq.h>
+
+#include <atomic>
+#include <cstring>
+#include <utility>
+
+#include "proto/ps_wire.h"
+#include "worker/client/client_io.h"
+#include "worker/client/ticket_book.h"
+
+namespace dips {
+namespace {
+
+Status ValidateKey(const std::string& key, const char* what) {
+  uint8_t binary[32];
+  if (key.size() != kCurveKeyTextLength || zmq_z85_decode(binary, key.c_str()) == nullptr) {
+    return InvalidArgumentError(std::string(what) + " must be 40 characters of Z85");
+  }
+  return Status::OK();
+}
+
+zmq::message_t HeaderFrame(const wire::RequestHeader& header) {
+  zmq::message_t frame(header.ByteSizeLong());
+  CHECK(header.SerializeToArray(frame.data(), static_cast<int>(frame.size())));
+  return frame;
+}
+
+// Copies the elements of `src` (each `width` bytes) named by `positions`
+// (all of them, in order, when `positions` is empty) into a new frame.
+zmq::message_t GatherFrame(const void* src, size_t width, size_t n,
+                           const std::vector<uint32_t>& positions) {
+  zmq::message_t frame(n * width);
+  char* out = static_cast<char*>(frame.data());
+  const char* in = static_cast<const char*>(src);
+  if (positions.empty()) {
+    std::memcpy(out, in, n * width);
+  } else {
+    for (size_t j = 0; j < n; ++j) std::memcpy(out + j * width, in + positions[j] * width, width);
+  }
+  return frame;
+}
+
+class PsClientImpl : public PsClient {
+ public:
+  explicit PsClientImpl(const PsClientOptions& options)
+      : options_(options), partitioner_(options.partitioner), io_(options, &tickets_) {
+    if (partitioner_ == nullptr) {
+      partitioner_ = std::make_shared<HashPartitioner>(
+          static_cast<int>(options.server_endpoints.size()));
+    }
+  }
+
+  Status Start() { return io_.Start(); }
+
+  int num_shards() const override { return partitioner_->num_shards(); }
+  const std::string& endpoint(int shard) const override {
+    return options_.server_endpoints.at(shard);
+  }
+
+  Ticket Pull(const uint64_t* keys, size_t n, bool create_missing, float* values,
+              uint64_t* counts) override;
+  Ticket Push(const uint64_t* keys, size_t n, const float* grads, const uint32_t* occurrences,
+              int64_t step) override;
+  Status Wait(Ticket ticket) override { return tickets_.Wait(ticket); }
+  StatusOr<ShardStats> Stats(int shard) override;
+  Status Barrier() override;
+  Status Shutdown() override;
+
+ private:
+  // Per shard, the positions (into the caller's arrays) of its keys. When
+  // every key lands on one shard its list stays empty, meaning "all, in
+  // order", and no gathering or scattering is needed.
+  std::vector<std::vector<uint32_t>> Split(const uint64_t* keys, size_t n,
+                                           std::vector<size_t>* shard_sizes) const;
+  wire::RequestHeader NewHeader(wire::RequestKind kind, uint64_t request_id) const;
+  ShardRequest NewRequest(Ticket ticket, int shard, wire::RequestKind kind);
+  // Sends a header-only request of `kind` to `shard` and waits for it.
+  Status Control(int shard, wire::RequestKind kind, ShardStats* stats);
+
+  const PsClientOptions options_;
+  std::shared_ptr<const Partitioner> partitioner_;
+  TicketBook tickets_;
+  std::atomic<uint64_t> next_request_id_{1};
+  ClientIo io_;  // last: its thread stops before the rest is destroyed
+};
+
+std::vector<std::vector<uint32_t>> PsClientImpl::Split(const uint64_t* keys, size_t n,
+                                                       std::vector<size_t>* shard_sizes) const {
+  const int shards = num_shards();
+  std::vector<std::vector<uint32_t>> positions(shards);
+  shard_sizes->assign(shards, 0);
+  if (shards == 1) {
+    (*shard_sizes)[0] = n;
+    return positions;
+  }
+  std::vector<int> owner(n);
+  for (size_t i = 0; i < n; ++i) {
+    owner[i] = partitioner_->Shard(keys[i]);
+    CHECK(owner[i] >= 0 && owner[i] < shards) << "partitioner returned shard " << owner[i];
+    ++(*shard_sizes)[owner[i]];
+  }
+  for (int s = 0; s < shards; ++s) positions[s].reserve((*shard_sizes)[s]);
+  for (size_t i = 0; i < n; ++i) positions[owner[i]].push_back(static_cast<uint32_t>(i));
+  for (int s = 0; s < shards; ++s) {
+    if ((*shard_sizes)[s] == n) positions[s].clear();  // all keys, in order
+  }
+  return positions;
+}
+
+wire::RequestHeader PsClientImpl::NewHeader(wire::RequestKind kind, uint64_t request_id) const {
+  wire::RequestHeader header;
+  header.set_magic(kPsMagic);
+  header.set_version(kPsProtocolVersion);
+  header.set_kind(kind);
+  header.set_request_id(request_id);
+  header.set_client_id(options_.client_id);
+  header.set_dim(static_cast<uint32_t>(options_.dim));
+  return header;
+}
+
+ShardRequest PsClientImpl::NewRequest(Ticket ticket, int shard, wire::RequestKind kind) {
+  ShardRequest r;
+  r.ticket = ticket;
+  r.shard = shard;
+  r.kind = kind;
+  r.request_id = next_request_id_.fetch_add(1);
+  return r;
+}
+
+Ticket PsClientImpl::Pull(const uint64_t* keys, size_t n, bool create_missing, float* values,
+                          uint64_t* counts) {
+  if (n > 0 && (keys == nullptr || values == nullptr)) {
+    return tickets_.OpenFailed(InvalidArgumentError("Pull: null keys or values"));
+  }
+  if (n > UINT32_MAX) return tickets_.OpenFailed(InvalidArgumentError("Pull: too many keys"));
+  std::vector<size_t> sizes;
+  std::vector<std::vector<uint32_t>> positions = Split(keys, n, &sizes);
+  int parts = 0;
+  for (size_t size : sizes) parts += size > 0 ? 1 : 0;
+  const Ticket ticket = tickets_.Open(parts);
+  std::vector<ShardRequest> requests;
+  for (int s = 0; s < num_shards(); ++s) {
+    if (sizes[s] == 0) continue;
+    ShardRequest r = NewRequest(ticket, s, wire::PULL);
+    wire::RequestHeader header = NewHeader(wire::PULL, r.request_id);
+    header.set_num_keys(sizes[s]);
+    header.set_create_missing(create_missing);
+    header.set_want_counts(counts != nullptr);
+    r.frames.push_back(HeaderFrame(header));
+    r.frames.push_back(GatherFrame(keys, kKeyBytes, sizes[s], positions[s]));
+    r.num_keys = sizes[s];
+    r.positions = std::move(positions[s]);
+    r.values = values;
+    r.counts = counts;
+    requests.push_back(std::move(r));
+  }
+  io_.Submit(std::move(requests));
+  return ticket;
+}
+
+Ticket PsClientImpl::Push(const uint64_t* keys, size_t n, const float* grads,
+                          const uint32_t* occurrences, int64_t step) {
+  if (n > 0 && (keys == nullptr || grads == nullptr)) {
+    return tickets_.OpenFailed(InvalidArgumentError("Push: null keys or gradients"));
+  }
+  if (n > UINT32_MAX) return tickets_.OpenFailed(InvalidArgumentError("Push: too many keys"));
+  std::vector<size_t> sizes;
+  const std::vector<std::vector<uint32_t>> positions = Split(keys, n, &sizes);
+  int parts = 0;
+  for (size_t size : sizes) parts += size > 0 ? 1 : 0;
+  const Ticket ticket = tickets_.Open(parts);
+  const size_t row_bytes = static_cast<size_t>(options_.dim) * kValueBytes;
+  std::vector<ShardRequest> requests;
+  for (int s = 0; s < num_shards(); ++s) {
+    if (sizes[s] == 0) continue;
+    ShardRequest r = NewRequest(ticket, s, wire::PUSH);
+    wire::RequestHeader header = NewHeader(wire::PUSH, r.request_id);
+    header.set_num_keys(sizes[s]);
+    header.set_step(step);
+    header.set_has_occurrences(occurrences != nullptr);
+    r.frames.push_back(HeaderFrame(header));
+    r.frames.push_back(GatherFrame(keys, kKeyBytes, sizes[s], positions[s]));
+    r.frames.push_back(GatherFrame(grads, row_bytes, sizes[s], positions[s]));
+    if (occurrences != nullptr) {
+      r.frames.push_back(GatherFrame(occurrences, kOccurrenceBytes, sizes[s], positions[s]));
+    }
+    requests.push_back(std::move(r));
+  }
+  io_.Submit(std::move(requests));
+  return ticket;
+}
+
+Status PsClientImpl::Control(int shard, wire::RequestKind kind, ShardStats* stats) {
+  if (shard < 0 || shard >= num_shards()) {
+    return InvalidArgumentError("no shard " + std::to_string(shard));
+  }
+  const Ticket ticket = tickets_.Open(1);
+  ShardRequest r = NewRequest(ticket, shard, kind);
+  r.frames.push_back(HeaderFrame(NewHeader(kind, r.request_id)));
+  r.stats = stats;
+  std::vector<ShardRequest> requests;
+  requests.push_back(std::move(r));
+  io_.Submit(std::move(requests));
+  return tickets_.Wait(ticket);
+}
+
+StatusOr<ShardStats> PsClientImpl::Stats(int shard) {
+  ShardStats stats;
+  RETURN_IF_ERROR(Control(shard, wire::STATS, &stats));
+  return stats;
+}
+
+Status PsClientImpl::Barrier() { return Control(0, wire::BARRIER, nullptr); }
+
+Status PsClientImpl::Shutdown() {
+  // All shards at once, so a job's servers stop together.
+  const Ticket ticket = tickets_.Open(num_shards());
+  std::vector<ShardRequest> requests;
+  for (int s = 0; s < num_shards(); ++s) {
+    ShardRequest r = NewRequest(ticket, s, wire::SHUTDOWN);
+    r.frames.push_back(HeaderFrame(NewHeader(wire::SHUTDOWN, r.request_id)));
+    requests.push_back(std::move(r));
+  }
+  io_.Submit(std::move(requests));
+  return tickets_.Wait(ticket);
+}
+
+}  // namespace
+
+Status ValidatePsClientOptions(const PsClientOptions& options) {
+  if (options.server_endpoints.empty()) return InvalidArgumentError("no server endpoints");
+  if (options.dim < 1 || options.dim > 65536) {
+    return InvalidArgumentError("dim must be in [1, 65536]");
+  }
+  if (options.request_timeout_ms <= 0) {
+    return InvalidArgumentError("request_timeout_ms must be > 0");
+  }
+  if (options.partitioner != nullptr &&
+      options.partitioner->num_shards() != static_cast<int>(options.server_endpoints.size())) {
+    return InvalidArgumentError("partitioner has " +
+                                std::to_string(options.partitioner->num_shards()) +
+                                " shards but there are " +
+                                std::to_string(options.server_endpoints.size()) + " endpoints");
+  }
+  if (options.disable_curve) return Status::OK();
+  RETURN_IF_ERROR(ValidateKey(options.server_public_key, "server public key"));
+  RETURN_IF_ERROR(ValidateKey(options.client_public_key, "client public key"));
+  RETURN_IF_ERROR(ValidateKey(options.client_secret_key, "client secret key"));
+  return Status::OK();
+}
+
+StatusOr<std::unique_ptr<PsClient>> PsClient::Create(const PsClientOptions& options) {
+  RETURN_IF_ERROR(ValidatePsClientOptions(options));
+  auto client = std::make_unique<PsClientImpl>(options);
+  RETURN_IF_ERROR(client->Start());
+  return std::unique_ptr<PsClient>(std::move(client));
+}
+
+}  // namespace dips

@@ -1,0 +1,115 @@
+// PsClient: a worker's asynchronous connection to every parameter-server
+// shard (ps-lite's KVWorker, in spirit). Pull and Push split the keys by
+// shard (Partitioner), send every shard's request at once and return a
+// Ticket at once; Wait(ticket) blocks until every shard answered, failed or
+// timed out, and returns the first error. Rows come back into the caller's
+// buffer in the caller's key order.
+//
+// Ownership: Pull writes values/counts until its Wait returns, so those
+// buffers must stay alive until then. Push copies keys, gradients and
+// occurrences before it returns; the caller may reuse them immediately.
+// Every ticket must be waited for exactly once.
+//
+// Timeouts: a shard request not answered within request_timeout_ms fails
+// with DeadlineExceeded naming the shard's endpoint; a reply that arrives
+// later is ignored. A timed-out PUSH may still be applied by a server that
+// was only slow; one that never connected (stopped, wrong CURVE key) applies
+// nothing.
+//
+// Thread-safety: all methods may be called from any number of threads. One
+// background thread owns the sockets (ZeroMQ sockets are single-threaded).
+#ifndef DIPS_WORKER_CLIENT_PS_CLIENT_H_
+#define DIPS_WORKER_CLIENT_PS_CLIENT_H_
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "common/status.h"
+#include "worker/client/partitioner.h"
+
+namespace dips {
+
+struct PsClientOptions {
+  // One endpoint per shard, e.g. "tcp://10.0.0.5:40123"; shard i is
+  // server_endpoints[i].
+  std::vector<std::string> server_endpoints;
+  int dim = 18;  // floats per row; every server must agree
+
+  // CURVE (docs/wire_protocol.md, "Security"): the job's server public key
+  // and this client's key pair, as Z85 text. Required unless disable_curve.
+  std::string server_public_key;
+  std::string client_public_key;
+  std::string client_secret_key;
+  bool disable_curve = false;  // only against servers that also disable it
+
+  int64_t request_timeout_ms = 60000;  // per shard request, > 0
+  // Distinct per worker of a job: servers count BARRIER and SHUTDOWN callers
+  // by it.
+  uint32_t client_id = 0;
+  // Null: HashPartitioner over server_endpoints.size() shards.
+  std::shared_ptr<const Partitioner> partitioner;
+};
+
+// InvalidArgument for missing endpoints, dim out of [1, 65536], a
+// non-positive timeout, a partitioner whose shard count differs from the
+// endpoints', or invalid CURVE keys.
+Status ValidatePsClientOptions(const PsClientOptions& options);
+
+// Identifies an operation in flight; 0 is never a valid ticket.
+using Ticket = uint64_t;
+
+// What one shard reports (wire::TableStats + wire::ServerCounters).
+struct ShardStats {
+  uint64_t rows = 0;
+  uint64_t bytes = 0;
+  uint64_t pulls = 0;
+  uint64_t pushes = 0;
+  uint64_t rows_created = 0;
+  uint64_t requests_served = 0;
+  uint64_t requests_rejected = 0;
+  uint64_t handshake_failures = 0;
+  uint64_t auth_denied = 0;
+};
+
+class PsClient {
+ public:
+  // Connects (lazily, as ZeroMQ does) to every shard; no server needs to be
+  // up yet. InvalidArgument for options failing ValidatePsClientOptions.
+  static StatusOr<std::unique_ptr<PsClient>> Create(const PsClientOptions& options);
+  // Tickets not yet waited for are abandoned; their buffers are no longer
+  // written once the destructor returns.
+  virtual ~PsClient() = default;
+
+  virtual int num_shards() const = 0;
+  virtual const std::string& endpoint(int shard) const = 0;
+
+  // Rows of keys[0..n) into values[i*dim ...], and occurrence counts into
+  // counts[i] if counts is not null. Missing rows are created on the server
+  // when create_missing (training) and only computed otherwise (evaluation).
+  // Keys need not be sorted; duplicates are fetched twice.
+  virtual Ticket Pull(const uint64_t* keys, size_t n, bool create_missing, float* values,
+                      uint64_t* counts) = 0;
+  // Applies grads[i*dim ...] (summed per key) to each key's row on its
+  // server and adds occurrences[i] (may be null) to its count; the rows are
+  // stamped with `step`.
+  virtual Ticket Push(const uint64_t* keys, size_t n, const float* grads,
+                      const uint32_t* occurrences, int64_t step) = 0;
+  // Blocks until the ticket's requests all finished. InvalidArgument for an
+  // unknown (or already waited) ticket; otherwise the first shard error.
+  virtual Status Wait(Ticket ticket) = 0;
+
+  virtual StatusOr<ShardStats> Stats(int shard) = 0;
+  // Blocks until expected_clients clients (by client_id) reached the
+  // barrier; counted on shard 0. Subject to request_timeout_ms.
+  virtual Status Barrier() = 0;
+  // Tells every shard this client is done; a server stops once all its
+  // expected clients said so. Returns when every shard acknowledged.
+  virtual Status Shutdown() = 0;
+};
+
+}  // namespace dips
+
+#endif  // DIPS_WORKER_CLIENT_PS_CLIENT_H_
