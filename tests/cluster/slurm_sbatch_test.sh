@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# Proves the Slurm path end to end on a private localhost Slurm
+# (slurm_localhost.sh): sbatch -> cluster/slurm/dips.sbatch -> srun --mpi=pmix
+# with 3 ranks (1 server + 2 workers, overcommitted on the node's cores).
+#   slurm_sbatch_test.sh pass  DIST_MPI_TEST      all MPI tests pass on all 3 ranks
+#   slurm_sbatch_test.sh abort DIST_TIMEOUT_TEST  a stuck worker makes the job
+#                                                  fail (42) instead of hanging
+# Exits 77 (ctest skip) where slurm_localhost.sh cannot run (not root).
+set -uo pipefail
+
+mode="${1:?pass or abort}"
+binary="${2:?test binary}"
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+sbatch_script="$here/../../cluster/slurm/dips.sbatch"
+
+case "$mode" in
+  pass) program_args=(--timeout_ms=20000); expected_code=0 ;;
+  abort) program_args=(--timeout_ms=2000 --straggler_sleep_s=90); expected_code=42 ;;
+  *) echo "slurm_sbatch_test: unknown mode '$mode'" >&2; exit 2 ;;
+esac
+
+start_ms=$(($(date +%s%N) / 1000000))
+output="$(DIPS_BIN="$binary" DIPS_SUBCOMMAND="" \
+  "$here/slurm_localhost.sh" --timeout 90 -- \
+  --ntasks=3 --overcommit --time=3 --job-name=dips-test \
+  "$sbatch_script" --servers 1 -- "${program_args[@]}" 2>&1)"
+code=$?
+elapsed_ms=$(($(date +%s%N) / 1000000 - start_ms))
+echo "$output"
+echo "slurm_sbatch_test: $mode: exit code $code after $elapsed_ms ms"
+[[ $code -eq 77 ]] && exit 77
+
+fail() { echo "slurm_sbatch_test: FAIL: $*" >&2; exit 1; }
+[[ $code -eq $expected_code ]] || fail "expected exit code $expected_code, got $code"
+grep -q '^dips.sbatch: srun --mpi=pmix' <<<"$output" || fail "the job did not launch with srun --mpi=pmix"
+grep -q '1 servers + 2 workers' <<<"$output" || fail "dips.sbatch did not see 3 tasks"
+if [[ $mode == pass ]]; then
+  count=$(grep -c 'all tests passed on all ranks' <<<"$output")
+  ((count == 3)) || fail "$count of 3 ranks reported success"
+else
+  grep -q '^TIMEOUT_OK' <<<"$output" || fail "the waiting worker did not report DeadlineExceeded"
+  grep -q '^TIMEOUT_FAIL' <<<"$output" && fail "a rank reported a failure"
+fi
+echo "slurm_sbatch_test: PASS"
