@@ -10,7 +10,7 @@
 #include <glog/logging.h>
 
 #include "tools/subcommands.h"
-#include "worker/train/trainer.h"
+#include "worker/train_flags.h"
 
 DECLARE_uint64(seed);        // tools/common_flags.cc
 DECLARE_int32(max_history);  // tools/common_flags.cc
@@ -58,7 +58,9 @@ std::vector<std::string> SplitCommas(const std::string& s) {
   return out;
 }
 
-StatusOr<TrainerOptions> OptionsFromFlags() {
+}  // namespace
+
+StatusOr<TrainerOptions> TrainerOptionsFromFlags() {
   TrainerOptions o;
   ASSIGN_OR_RETURN(o.model.kind, ParseModelKind(FLAGS_model));
   o.model.embedding_dim = FLAGS_embedding_dim;
@@ -99,14 +101,25 @@ StatusOr<TrainerOptions> OptionsFromFlags() {
   return o;
 }
 
-}  // namespace
+void PrintTrainReport(const TrainReport& report, const TrainerOptions& options) {
+  const EvalMetrics& m = report.final_metrics;
+  std::printf("model=%s steps=%lld samples=%lld train_samples_per_sec=%.1f train_loss=%.5f\n",
+              ModelKindName(options.model.kind), static_cast<long long>(report.steps),
+              static_cast<long long>(report.samples), report.samples_per_second,
+              report.final_train_loss);
+  if (!options.test_files.empty()) {
+    std::printf("test_auc=%.4f test_gauc=%.4f test_logloss=%.4f test_samples=%lld\n", m.auc,
+                m.gauc, m.logloss, static_cast<long long>(m.samples));
+  }
+  std::fflush(stdout);
+}
 
 int RunTrain(int argc, char** argv) {
   if (argc > 1) {
     LOG(ERROR) << "dips train takes no positional arguments (got '" << argv[1] << "')";
     return 2;
   }
-  StatusOr<TrainerOptions> options = OptionsFromFlags();
+  StatusOr<TrainerOptions> options = TrainerOptionsFromFlags();
   if (!options.ok()) {
     LOG(ERROR) << options.status().ToString();
     return 2;
@@ -121,15 +134,7 @@ int RunTrain(int argc, char** argv) {
     LOG(ERROR) << report.status().ToString();
     return 1;
   }
-  const EvalMetrics& m = report->final_metrics;
-  std::printf("model=%s steps=%lld samples=%lld train_samples_per_sec=%.1f train_loss=%.5f\n",
-              FLAGS_model.c_str(), static_cast<long long>(report->steps),
-              static_cast<long long>(report->samples), report->samples_per_second,
-              report->final_train_loss);
-  if (!options->test_files.empty()) {
-    std::printf("test_auc=%.4f test_gauc=%.4f test_logloss=%.4f test_samples=%lld\n", m.auc,
-                m.gauc, m.logloss, static_cast<long long>(m.samples));
-  }
+  PrintTrainReport(*report, *options);
   return 0;
 }
 

@@ -7,6 +7,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <deque>
 #include <fstream>
 #include <utility>
 
@@ -33,6 +34,7 @@ struct Replica {
   std::vector<float> param_grads;  // [num_params]
   std::vector<float> state;        // Dice moving statistics
   std::vector<float> probs;        // [B]
+  std::deque<uint64_t> pushes;     // tickets of unacknowledged row pushes
   double loss = 0.0;
   Status status;
   bool has_batch = false;
@@ -81,7 +83,13 @@ class TrainerImpl : public Trainer {
       test_stream_ = std::make_unique<BatchStream>(std::move(test_reader), test_options);
     }
 
-    ASSIGN_OR_RETURN(table_, SparseTable::Create(options_.table));
+    store_ = options_.store;
+    if (store_ == nullptr) {
+      ASSIGN_OR_RETURN(table_, SparseTable::Create(options_.table));
+      owned_store_ = NewTableStore(table_.get());
+      store_ = owned_store_.get();
+    }
+    if (options_.max_staleness < 0) return InvalidArgumentError("max_staleness must be >= 0");
     for (int r = 0; r < options_.threads; ++r) {
       auto replica = std::make_unique<Replica>();
       ASSIGN_OR_RETURN(replica->model, Model<float>::Create(options_.model));
@@ -93,7 +101,12 @@ class TrainerImpl : public Trainer {
     const Model<float>& model = *replicas_[0]->model;
     params_.resize(model.num_params());
     model.InitParams(params_.data(), options_.seed);
+    if (options_.dense_sync != nullptr) {
+      RETURN_IF_ERROR(options_.dense_sync->BroadcastFromFirstWorker(
+          params_.data(), params_.size(), "initial dense parameters"));
+    }
     dense_grads_.resize(model.num_params());
+    sync_buffer_.resize(model.num_params() + 1);
     eval_state_.resize(model.num_state());
     dense_optimizer_ = std::make_unique<DenseOptimizer>(options_.dense_optimizer, params_.size());
     LOG(INFO) << "model " << ModelKindName(options_.model.kind) << ": "
@@ -106,7 +119,7 @@ class TrainerImpl : public Trainer {
 
   StatusOr<TrainReport> Train() override {
     TrainReport report;
-    MetricsLog metrics_log(options_.metrics_out);
+    MetricsLog metrics_log(options_.is_chief ? options_.metrics_out : std::string());
     double flops_total = 0.0;
     bool stop = false;
     for (int epoch = 0; epoch < options_.epochs && !stop; ++epoch) {
@@ -118,9 +131,12 @@ class TrainerImpl : public Trainer {
       int64_t epoch_samples = 0;
       while (!stop) {
         ASSIGN_OR_RETURN(int got, FillReplicas(train_stream_.get()));
-        if (got == 0) break;
+        if (got == 0 && options_.dense_sync == nullptr) break;
         const auto step_start = Clock::now();
-        RETURN_IF_ERROR(TrainStep(got));
+        // Distributed: a worker whose part is exhausted keeps stepping with
+        // zero weight until no worker has data.
+        ASSIGN_OR_RETURN(bool any_worker_stepped, TrainStep(got));
+        if (!any_worker_stepped) break;
         report.train_seconds += SecondsSince(step_start);
         ++report.steps;
         for (int r = 0; r < got; ++r) {
@@ -152,6 +168,7 @@ class TrainerImpl : public Trainer {
         RETURN_IF_ERROR(EvaluateAndLog(&metrics_log, report, epoch));
       }
     }
+    for (auto& rep : replicas_) RETURN_IF_ERROR(DrainPushes(rep.get(), 0));
     report.samples_per_second =
         report.train_seconds > 0 ? report.samples / report.train_seconds : 0.0;
     report.flops_per_sample = report.samples > 0 ? flops_total / report.samples : 0.0;
@@ -161,7 +178,14 @@ class TrainerImpl : public Trainer {
 
   StatusOr<EvalMetrics> Evaluate() override {
     if (test_stream_ == nullptr) return FailedPreconditionError("no test files given");
+    // Every row push of this worker is applied before evaluating, and (in a
+    // distributed job) every other worker's too: all drain, then meet.
+    for (auto& rep : replicas_) RETURN_IF_ERROR(DrainPushes(rep.get(), 0));
     AverageStates();
+    if (options_.dense_sync != nullptr) {
+      RETURN_IF_ERROR(options_.dense_sync->Average(eval_state_.data(), eval_state_.size(),
+                                                   "Dice statistics before evaluation"));
+    }
     RETURN_IF_ERROR(test_stream_->StartPass());
     std::vector<MetricsAccumulator> accumulators(replicas_.size());
     while (true) {
@@ -203,27 +227,55 @@ class TrainerImpl : public Trainer {
     const int dim = options_.model.embedding_dim;
     rep->rows.resize(static_cast<size_t>(k) * dim);
     rep->counts.resize(k);
-    return table_->Pull(rep->batch.unique_keys.data(), k, create_missing, rep->rows.data(),
-                        rep->counts.data());
+    const uint64_t ticket = store_->Pull(rep->batch.unique_keys.data(), k, create_missing,
+                                         rep->rows.data(), rep->counts.data());
+    return store_->Wait(ticket);
   }
 
-  // Forward/backward of every replica, sparse pushes, then one dense step
-  // on the averaged dense gradients.
-  Status TrainStep(int replicas) {
-    const int64_t step = dense_optimizer_->steps();
-#pragma omp parallel for num_threads(replicas) schedule(static, 1)
-    for (int r = 0; r < replicas; ++r) {
-      replicas_[r]->status = ReplicaStep(replicas_[r].get(), step);
+  // Waits for the oldest pushes until at most `keep` are unacknowledged.
+  Status DrainPushes(Replica* rep, size_t keep) {
+    while (rep->pushes.size() > keep) {
+      const uint64_t ticket = rep->pushes.front();
+      rep->pushes.pop_front();
+      RETURN_IF_ERROR(store_->Wait(ticket));
     }
-    for (int r = 0; r < replicas; ++r) RETURN_IF_ERROR(replicas_[r]->status);
+    return Status::OK();
+  }
+
+  // Forward/backward of every replica that has a batch, sparse pushes, then
+  // one dense step on the dense gradients averaged over replicas (and, in a
+  // distributed job, over the workers that had a batch). Returns false when
+  // no replica of any worker had a batch: the pass is over.
+  StatusOr<bool> TrainStep(int replicas) {
+    const int64_t step = dense_optimizer_->steps();
+    if (replicas > 0) {
+#pragma omp parallel for num_threads(replicas) schedule(static, 1)
+      for (int r = 0; r < replicas; ++r) {
+        replicas_[r]->status = ReplicaStep(replicas_[r].get(), step);
+      }
+      for (int r = 0; r < replicas; ++r) RETURN_IF_ERROR(replicas_[r]->status);
+    }
     std::fill(dense_grads_.begin(), dense_grads_.end(), 0.0f);
-    const float scale = 1.0f / static_cast<float>(replicas);
+    const int n = static_cast<int>(dense_grads_.size());
     for (int r = 0; r < replicas; ++r) {
-      cblas_saxpy(static_cast<int>(dense_grads_.size()), scale,
-                  replicas_[r]->param_grads.data(), 1, dense_grads_.data(), 1);
+      cblas_saxpy(n, 1.0f / static_cast<float>(replicas), replicas_[r]->param_grads.data(), 1,
+                  dense_grads_.data(), 1);
+    }
+    if (options_.dense_sync != nullptr) {
+      // The last float carries this worker's weight (1 if it stepped), so
+      // the average over workers divides by the workers that stepped.
+      std::copy(dense_grads_.begin(), dense_grads_.end(), sync_buffer_.begin());
+      sync_buffer_[n] = replicas > 0 ? 1.0f : 0.0f;
+      RETURN_IF_ERROR(options_.dense_sync->Average(sync_buffer_.data(), sync_buffer_.size(),
+                                                   "dense gradients"));
+      const float stepped = sync_buffer_[n];
+      if (stepped <= 0.0f) return false;
+      for (int i = 0; i < n; ++i) dense_grads_[i] = sync_buffer_[i] / stepped;
+    } else if (replicas == 0) {
+      return false;
     }
     dense_optimizer_->Step(dense_grads_.data(), params_.data());
-    return Status::OK();
+    return true;
   }
 
   Status ReplicaStep(Replica* rep, int64_t step) {
@@ -249,8 +301,9 @@ class TrainerImpl : public Trainer {
                            "; lower the learning rates");
     }
     rep->loss = loss;
-    return table_->Push(batch.unique_keys.data(), k, rep->row_grads.data(),
-                        batch.key_counts.data(), step);
+    rep->pushes.push_back(store_->Push(batch.unique_keys.data(), k, rep->row_grads.data(),
+                                       batch.key_counts.data(), step));
+    return DrainPushes(rep, static_cast<size_t>(options_.max_staleness));
   }
 
   // Evaluation uses the mean of the replicas' Dice moving statistics.
@@ -311,10 +364,13 @@ class TrainerImpl : public Trainer {
   LogSchema schema_;
   std::unique_ptr<BatchStream> train_stream_;
   std::unique_ptr<BatchStream> test_stream_;
-  std::unique_ptr<SparseTable> table_;
+  std::unique_ptr<SparseTable> table_;             // single process only
+  std::unique_ptr<EmbeddingStore> owned_store_;    // over table_
+  EmbeddingStore* store_ = nullptr;                // owned_store_ or options_.store
   std::vector<std::unique_ptr<Replica>> replicas_;
   std::vector<float> params_;
   std::vector<float> dense_grads_;
+  std::vector<float> sync_buffer_;  // dense gradients + this worker's weight
   std::vector<float> eval_state_;
   std::unique_ptr<DenseOptimizer> dense_optimizer_;
   EvalMetrics last_metrics_;

@@ -19,7 +19,9 @@
 #include "ps/sparse_table.h"
 #include "worker/data/log_reader.h"
 #include "worker/model/model.h"
+#include "worker/dist/dense_sync.h"
 #include "worker/train/dense_optimizer.h"
+#include "worker/train/embedding_store.h"
 #include "worker/train/metrics.h"
 
 namespace dips {
@@ -49,6 +51,23 @@ struct TrainerOptions {
   int64_t eval_every_steps = 0;    // 0: evaluate after each epoch only
   int64_t max_steps = 0;           // 0: no limit (benchmarks set one)
   std::string metrics_out;         // append one JSON line per evaluation
+
+  // Distributed training (dips dist-train); null/defaults = single process.
+  // Not owned; they must outlive the trainer.
+  // Rows live here instead of in a table the trainer creates itself.
+  EmbeddingStore* store = nullptr;
+  // Averages dense gradients (and Dice statistics) across worker ranks each
+  // step and broadcasts the first worker's initial dense parameters. Every
+  // worker must run the same number of steps per epoch: a worker whose
+  // data part is exhausted keeps joining the average with zero weight until
+  // all are done.
+  DenseSync* dense_sync = nullptr;
+  // Row pushes a worker may have in flight unacknowledged before its next
+  // step waits for the oldest (0 = every push is acknowledged before the
+  // next step: synchronous sparse updates).
+  int max_staleness = 0;
+  // Only one worker of a job writes metrics_out and the final log lines.
+  bool is_chief = true;
   double log_every_seconds = 10.0;
   bool progress_line = false;      // \r progress line (for a TTY)
   int64_t samples_per_epoch_hint = 0;  // for the ETA before epoch 1 ends; 0 = unknown

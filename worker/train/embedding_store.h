@@ -1,0 +1,45 @@
+// EmbeddingStore: where the trainer's embedding rows live — an in-process
+// SparseTable (single-process training and unit tests) or the parameter
+// servers through a PsClient (distributed training). Asynchronous with
+// tickets in the ps-lite style: Pull/Push return at once, Wait blocks.
+//
+// Thread-safety: all methods may be called from several threads.
+#ifndef DIPS_WORKER_TRAIN_EMBEDDING_STORE_H_
+#define DIPS_WORKER_TRAIN_EMBEDDING_STORE_H_
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+
+#include "common/status.h"
+
+namespace dips {
+
+class PsClient;
+class SparseTable;
+
+class EmbeddingStore {
+ public:
+  virtual ~EmbeddingStore() = default;
+
+  // Rows of `keys` into values [n x dim] and occurrence counts into counts
+  // [n] (may be null). Both buffers must stay valid until Wait(ticket).
+  virtual uint64_t Pull(const uint64_t* keys, size_t n, bool create_missing, float* values,
+                        uint64_t* counts) = 0;
+  // Applies summed row gradients [n x dim]; occurrences (may be null) are
+  // added to the rows' counts. The inputs may be reused once Push returns.
+  virtual uint64_t Push(const uint64_t* keys, size_t n, const float* grads,
+                        const uint32_t* occurrences, int64_t step) = 0;
+  // Blocks until the operation is done; its status. Each ticket is waited
+  // for once.
+  virtual Status Wait(uint64_t ticket) = 0;
+};
+
+// In-process: the work is done inside Pull/Push; Wait returns its status.
+std::unique_ptr<EmbeddingStore> NewTableStore(SparseTable* table);
+// Through the parameter servers. `client` must outlive the store.
+std::unique_ptr<EmbeddingStore> NewPsClientStore(PsClient* client);
+
+}  // namespace dips
+
+#endif  // DIPS_WORKER_TRAIN_EMBEDDING_STORE_H_
