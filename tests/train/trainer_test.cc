@@ -130,6 +130,29 @@ TEST_F(TrainerTest, AllModelsLearnWithTwoReplicaThreads) {
   }
 }
 
+TEST_F(TrainerTest, ExternalStoreWithBoundedStalenessLearnsAndFillsTheTable) {
+  SparseTableOptions table_options = DefaultTable();
+  table_options.dim = 8;
+  auto table = SparseTable::Create(table_options);
+  ASSERT_TRUE(table.ok());
+  std::unique_ptr<EmbeddingStore> store = NewTableStore(table->get());
+  TrainerOptions o = Options(ModelKind::kDin, 2);
+  o.store = store.get();
+  o.max_staleness = 3;
+  TrainReport r = Run(o);
+  EXPECT_GT(r.final_metrics.auc, 0.75);
+  // Every training key went through the external store: all 200 items and
+  // 10 categories of the data were created there (a trainer-owned table
+  // would have left it empty).
+  EXPECT_EQ((*table)->Stats().rows, static_cast<uint64_t>(kItems + kCategories));
+}
+
+TEST_F(TrainerTest, NegativeStalenessIsRejected) {
+  TrainerOptions o = Options(ModelKind::kDin, 1);
+  o.max_staleness = -1;
+  EXPECT_EQ(Trainer::Create(o).status().code(), StatusCode::kInvalidArgument);
+}
+
 TEST_F(TrainerTest, MissingTrainingFileIsAnError) {
   TrainerOptions o = Options(ModelKind::kDin, 1);
   o.train_files = {dir_ + "/does_not_exist.txt"};
