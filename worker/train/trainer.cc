@@ -346,7 +346,12 @@ class TrainerImpl : public Trainer {
       per_epoch = train_stream_->EstimatedPassSamples();
     }
     if (per_epoch > 0 && sps > 0) {
-      const double left = per_epoch * options_.epochs - static_cast<double>(total_samples);
+      double planned = per_epoch * options_.epochs;
+      if (options_.max_steps > 0) {
+        planned = std::min(planned, static_cast<double>(options_.max_steps) *
+                                        options_.batch_size * options_.threads);
+      }
+      const double left = planned - static_cast<double>(total_samples);
       eta = std::to_string(static_cast<long long>(std::max(0.0, left) / sps)) + " s";
     }
     if (options_.progress_line) {
