@@ -16,8 +16,9 @@
 #                    interface name (eth0, ib0) or a CIDR (10.1.0.0/16).
 #                    Without it OpenMPI tries every interface, which hangs on
 #                    hosts with unroutable ones (docker0, virbr0). The
-#                    parameter servers pick their own address; give them
-#                    the same network through the dips flags.
+#                    parameter servers pick their own address; put them on
+#                    the same network with the dips flag
+#                    --server_bind_host=IFACE (docs/operations.md).
 #   --map-by POLICY  rank placement (default: node, round-robin over hosts,
 #                    so the S servers land on S different hosts); `slot`
 #                    fills each host before the next.

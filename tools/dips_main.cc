@@ -17,11 +17,15 @@ struct Subcommand {
   const char* summary;
   const char* flags_file;  // flags defined in files matching this are shown
   int (*run)(int, char**);
+  const char* more_flags_file = nullptr;  // a second file whose flags apply too
 };
 
 const Subcommand kSubcommands[] = {
     {"train", "train Base, DIN or DIEN and evaluate AUC/GAUC/logloss", "worker/train_main",
      dips::RunTrain},
+    {"dist-train",
+     "distributed training under mpirun/srun: the first --num_servers ranks serve, the rest train",
+     "worker/dist_train_main", dips::RunDistTrain, "worker/train_main"},
     {"gen", "write the built-in synthetic behaviour dataset", "tools/gen_main", dips::RunGen},
     {"convert", "convert MovieLens or Amazon raw data into behaviour logs",
      "tools/convert_main", dips::RunConvert},
@@ -39,7 +43,9 @@ void PrintSubcommandHelp(const Subcommand& s) {
   std::vector<gflags::CommandLineFlagInfo> flags;
   gflags::GetAllFlags(&flags);
   for (const auto& f : flags) {
-    const bool own = f.filename.find(s.flags_file) != std::string::npos;
+    const bool own = f.filename.find(s.flags_file) != std::string::npos ||
+                     (s.more_flags_file != nullptr &&
+                      f.filename.find(s.more_flags_file) != std::string::npos);
     const bool shared = f.filename.find("tools/common_flags") != std::string::npos;
     if (!own && !shared) continue;
     std::printf("  --%s (%s)\n      %s\n      default: %s\n", f.name.c_str(), f.type.c_str(),

@@ -1,0 +1,396 @@
+// `dips dist-train`: one rank of a distributed training job. Started on
+// S + W ranks by mpirun or srun (cluster/), every rank runs this same
+// program: ranks 0..S-1 become parameter-server shards, the other W train
+// (worker/dist/cluster.h). All `dips train` flags apply unchanged
+// (worker/train_flags.h); the flags below are the distributed ones.
+//
+// Bootstrap, in collective order on every rank:
+//   1. Cluster::Create (roles), then an all-gather of host names, which
+//      decides the address the servers bind (see --server_bind_host);
+//   2. rank 0 generates the job's CURVE key pairs (one for the servers, one
+//      shared by the workers) and broadcasts them over MPI;
+//   3. every server binds an OS-chosen port, and the endpoints are exchanged.
+// Servers then serve until every worker sent SHUTDOWN and exit 0. Workers
+// train their part of the data (part = worker index), averaging dense
+// gradients across workers every step, and the chief (worker 0) prints the
+// report.
+//
+// Failure: any error on any rank ends the whole job at once with AbortJob
+// (MPI_Abort), so mpirun/srun exit non-zero instead of leaving ranks waiting.
+// Every wait is bounded (--rpc_timeout_s, --sync_timeout_s,
+// --server_idle_timeout_s); a timed-out parameter-server request is reported
+// with the rank of the server that did not answer. docs/operations.md.
+#include <ifaddrs.h>
+#include <netdb.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
+#include <chrono>
+#include <cstdio>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include <gflags/gflags.h>
+#include <glog/logging.h>
+
+#include "ps/server/curve_keys.h"
+#include "ps/server/ps_server.h"
+#include "ps/sparse_table.h"
+#include "tools/subcommands.h"
+#include "worker/client/ps_client.h"
+#include "worker/dist/cluster.h"
+#include "worker/dist/dense_sync.h"
+#include "worker/dist/mpi_session.h"
+#include "worker/train/embedding_store.h"
+#include "worker/train/trainer.h"
+#include "worker/train_flags.h"
+
+DEFINE_int32(num_servers, 1,
+             "dist-train: the first N MPI ranks are parameter-server shards, the rest train");
+DEFINE_int32(max_staleness, 0,
+             "dist-train: row pushes a worker may have unacknowledged before its next step "
+             "waits (0: synchronous sparse updates, as single-process training)");
+DEFINE_int32(server_threads, 2, "dist-train: threads per server answering requests");
+DEFINE_int32(rpc_timeout_s, 60,
+             "dist-train: a parameter-server request not answered within this many seconds "
+             "fails the job, naming the server's rank");
+DEFINE_int32(sync_timeout_s, 60,
+             "dist-train: bound on MPI bootstrap steps and on each dense all-reduce (how long "
+             "a worker waits for the slowest other worker)");
+DEFINE_int32(server_idle_timeout_s, 600,
+             "dist-train: a server that receives nothing for this long fails the job (0: "
+             "never); must exceed the longest pause between a worker's requests");
+DEFINE_string(server_bind_host, "",
+              "dist-train: where servers bind and what they advertise: an IPv4 address, a "
+              "network interface (each server uses its own address on it, e.g. eth0) or a "
+              "host name; empty: 127.0.0.1 when every rank runs on one host, else the "
+              "non-loopback IPv4 address this host's name resolves to");
+DEFINE_bool(bind_all_interfaces, false,
+            "dist-train: servers bind every interface (still advertising the address above)");
+DEFINE_bool(disable_curve, false,
+            "dist-train: no CURVE authentication or encryption (tests on one machine only)");
+
+namespace dips {
+namespace {
+
+// The distributed flags as options (flags are read only in this file).
+struct DistOptions {
+  int num_servers = 1;
+  int max_staleness = 0;
+  int server_threads = 2;
+  std::chrono::milliseconds rpc_timeout{60000};
+  std::chrono::milliseconds sync_timeout{60000};
+  std::chrono::milliseconds server_idle_timeout{600000};
+  std::string server_bind_host;  // empty: automatic (see the flag)
+  bool bind_all_interfaces = false;
+  bool disable_curve = false;
+};
+
+StatusOr<DistOptions> DistOptionsFromFlags() {
+  DistOptions o;
+  if (FLAGS_num_servers < 1) return InvalidArgumentError("--num_servers must be >= 1");
+  if (FLAGS_max_staleness < 0) return InvalidArgumentError("--max_staleness must be >= 0");
+  if (FLAGS_server_threads < 1) return InvalidArgumentError("--server_threads must be >= 1");
+  if (FLAGS_rpc_timeout_s < 1) return InvalidArgumentError("--rpc_timeout_s must be >= 1");
+  if (FLAGS_sync_timeout_s < 1) return InvalidArgumentError("--sync_timeout_s must be >= 1");
+  if (FLAGS_server_idle_timeout_s < 0) {
+    return InvalidArgumentError("--server_idle_timeout_s must be >= 0");
+  }
+  o.num_servers = FLAGS_num_servers;
+  o.max_staleness = FLAGS_max_staleness;
+  o.server_threads = FLAGS_server_threads;
+  o.rpc_timeout = std::chrono::seconds(FLAGS_rpc_timeout_s);
+  o.sync_timeout = std::chrono::seconds(FLAGS_sync_timeout_s);
+  o.server_idle_timeout = std::chrono::seconds(FLAGS_server_idle_timeout_s);
+  o.server_bind_host = FLAGS_server_bind_host;
+  o.bind_all_interfaces = FLAGS_bind_all_interfaces;
+  o.disable_curve = FLAGS_disable_curve;
+  return o;
+}
+
+// Distributed failures are not recoverable: a collective may still be
+// pending inside MPI with our buffers, so the job ends here, with every
+// object still alive, rather than unwinding.
+void OkOrAbort(const Status& status, std::string_view during) {
+  if (!status.ok()) AbortJob(Status(status.code(), std::string(during) + ": " + status.message()));
+}
+
+template <typename T>
+T ValueOrAbort(StatusOr<T> value, std::string_view during) {
+  OkOrAbort(value.status(), during);
+  return std::move(value).value();
+}
+
+std::string HostName() {
+  char name[256] = {};
+  if (gethostname(name, sizeof(name) - 1) != 0) return "";
+  return name;
+}
+
+std::string Ipv4Text(const in_addr& ip) {
+  char text[INET_ADDRSTRLEN] = {};
+  return inet_ntop(AF_INET, &ip, text, sizeof(text)) != nullptr ? text : "";
+}
+
+// This host's IPv4 address on network interface `name`, or "" if there is
+// no such interface (or it has no IPv4 address).
+std::string InterfaceAddress(const std::string& name) {
+  ifaddrs* list = nullptr;
+  if (getifaddrs(&list) != 0) return "";
+  std::string address;
+  for (const ifaddrs* i = list; i != nullptr && address.empty(); i = i->ifa_next) {
+    if (i->ifa_addr != nullptr && i->ifa_addr->sa_family == AF_INET && name == i->ifa_name) {
+      address = Ipv4Text(reinterpret_cast<const sockaddr_in*>(i->ifa_addr)->sin_addr);
+    }
+  }
+  freeifaddrs(list);
+  return address;
+}
+
+// The first IPv4 address `host` resolves to, skipping loopback ones unless
+// `allow_loopback`.
+StatusOr<std::string> ResolveHost(const std::string& host, bool allow_loopback) {
+  addrinfo hints = {};
+  hints.ai_family = AF_INET;
+  hints.ai_socktype = SOCK_STREAM;
+  addrinfo* found = nullptr;
+  const int rc = getaddrinfo(host.c_str(), nullptr, &hints, &found);
+  if (rc != 0) {
+    return UnavailableError("cannot resolve host name '" + host + "': " + gai_strerror(rc));
+  }
+  std::string address;
+  for (const addrinfo* a = found; a != nullptr && address.empty(); a = a->ai_next) {
+    const in_addr ip = reinterpret_cast<const sockaddr_in*>(a->ai_addr)->sin_addr;
+    if (!allow_loopback && (ntohl(ip.s_addr) >> 24) == 127) continue;
+    address = Ipv4Text(ip);
+  }
+  freeaddrinfo(found);
+  if (address.empty()) {
+    return FailedPreconditionError("host name '" + host +
+                                   "' resolves only to loopback addresses, which ranks on other "
+                                   "hosts cannot reach; pass --server_bind_host=<network "
+                                   "interface>, e.g. eth0");
+  }
+  return address;
+}
+
+// --server_bind_host as an IPv4 address: taken as is if it is one, else the
+// address of the interface of that name, else the host name resolved.
+StatusOr<std::string> ExplicitServerHost(const std::string& value) {
+  in_addr ip;
+  if (inet_pton(AF_INET, value.c_str(), &ip) == 1) return value;
+  std::string address = InterfaceAddress(value);
+  if (!address.empty()) return address;
+  StatusOr<std::string> resolved = ResolveHost(value, /*allow_loopback=*/true);
+  if (!resolved.ok()) {
+    return InvalidArgumentError("--server_bind_host=" + value +
+                                " is neither an IPv4 address, a network interface of this "
+                                "host nor a host name that resolves (" +
+                                resolved.status().message() + ")");
+  }
+  return resolved;
+}
+
+// The address this rank's server binds and advertises ("" on workers).
+// Collective (every rank contributes its host name), so all ranks call it.
+StatusOr<std::string> ChooseServerHost(Cluster* cluster, const DistOptions& options) {
+  const std::string me = HostName();
+  ASSIGN_OR_RETURN(std::vector<std::string> hosts, cluster->AllGather(me));
+  if (!cluster->is_server()) return std::string();
+  if (!options.server_bind_host.empty()) return ExplicitServerHost(options.server_bind_host);
+  bool one_host = true;
+  for (const std::string& h : hosts) one_host = one_host && h == me;
+  if (one_host) return std::string("127.0.0.1");
+  return ResolveHost(me, /*allow_loopback=*/false);
+}
+
+// The job's two CURVE key pairs travel as one secret: four 40-character Z85
+// keys back to back (server public, server secret, client public, client
+// secret). Over MPI, the job's trusted control plane (cluster.h).
+struct JobKeys {
+  CurveKeyPair server;
+  CurveKeyPair client;
+};
+constexpr size_t kZ85KeyChars = 40;
+
+StatusOr<std::string> GenerateJobKeys() {
+  ASSIGN_OR_RETURN(CurveKeyPair server, GenerateCurveKeyPair());
+  ASSIGN_OR_RETURN(CurveKeyPair client, GenerateCurveKeyPair());
+  return server.public_key + server.secret_key + client.public_key + client.secret_key;
+}
+
+StatusOr<JobKeys> ParseJobKeys(const std::string& secret) {
+  if (secret.size() != 4 * kZ85KeyChars) {
+    return InvalidArgumentError("job key secret has " + std::to_string(secret.size()) +
+                                " bytes, expected " + std::to_string(4 * kZ85KeyChars));
+  }
+  auto key = [&](int i) { return secret.substr(i * kZ85KeyChars, kZ85KeyChars); };
+  JobKeys keys{{key(0), key(1)}, {key(2), key(3)}};
+  RETURN_IF_ERROR(ValidateCurveKeyPair(keys.server));
+  RETURN_IF_ERROR(ValidateCurveKeyPair(keys.client));
+  return keys;
+}
+
+// "tcp://0.0.0.0:41234" bound on all interfaces -> "tcp://HOST:41234".
+std::string AdvertisedEndpoint(const std::string& bound, const std::string& host) {
+  return "tcp://" + host + bound.substr(bound.rfind(':'));
+}
+
+// A PsClient error names the shard's endpoint; shard i is served by world
+// rank i, so say which rank that is (the one to look at in the logs).
+Status NameServerRank(const Status& status, const std::vector<std::string>& endpoints) {
+  for (size_t i = 0; i < endpoints.size(); ++i) {
+    if (status.message().find(endpoints[i]) != std::string::npos) {
+      return Status(status.code(), status.message() + " [server rank " + std::to_string(i) +
+                                       " at " + endpoints[i] + "]");
+    }
+  }
+  return status;
+}
+
+void RunServer(Cluster* cluster, const DistOptions& dist, const TrainerOptions& train,
+               const std::string& host, const JobKeys* keys) {
+  SparseTableOptions table_options = train.table;
+  table_options.dim = train.model.embedding_dim;
+  std::unique_ptr<SparseTable> table =
+      ValueOrAbort(SparseTable::Create(table_options), "creating the server's table");
+
+  PsServerOptions options;
+  options.bind_host = dist.bind_all_interfaces ? "*" : host;
+  options.num_worker_threads = dist.server_threads;
+  options.disable_curve = dist.disable_curve;
+  if (keys != nullptr) {
+    options.curve_public_key = keys->server.public_key;
+    options.curve_secret_key = keys->server.secret_key;
+    options.allowed_client_public_keys = {keys->client.public_key};
+  }
+  options.expected_clients = cluster->num_workers();
+  options.receive_timeout_ms = dist.server_idle_timeout.count();
+  std::unique_ptr<PsServer> server =
+      ValueOrAbort(PsServer::Create(options, table.get()), "starting the parameter server");
+  const std::string endpoint = AdvertisedEndpoint(server->endpoint(), host);
+  ValueOrAbort(cluster->ExchangeServerEndpoints(endpoint), "exchanging server endpoints");
+  LOG(INFO) << "server rank " << cluster->rank() << ": shard " << cluster->server_index()
+            << " serving " << endpoint << (dist.bind_all_interfaces ? " (all interfaces)" : "")
+            << (dist.disable_curve ? " WITHOUT CURVE" : " (CURVE)") << " for "
+            << cluster->num_workers() << " workers";
+
+  OkOrAbort(server->Run(), "server rank " + std::to_string(cluster->rank()));
+  const PsServerCounters c = server->counters();
+  LOG(INFO) << "server rank " << cluster->rank() << ": done; " << c.requests_served
+            << " requests served, " << c.requests_rejected << " rejected, "
+            << c.handshake_failures << " failed handshakes, " << c.auth_denied
+            << " unknown client keys; " << table->Stats().rows << " rows";
+}
+
+void RunWorker(Cluster* cluster, const DistOptions& dist, TrainerOptions train,
+               const JobKeys* keys) {
+  const std::vector<std::string> endpoints =
+      ValueOrAbort(cluster->ExchangeServerEndpoints(""), "exchanging server endpoints");
+  const int worker = cluster->worker_index();
+
+  PsClientOptions client_options;
+  client_options.server_endpoints = endpoints;
+  client_options.dim = train.model.embedding_dim;
+  client_options.disable_curve = dist.disable_curve;
+  if (keys != nullptr) {
+    client_options.server_public_key = keys->server.public_key;
+    client_options.client_public_key = keys->client.public_key;
+    client_options.client_secret_key = keys->client.secret_key;
+  }
+  client_options.request_timeout_ms = dist.rpc_timeout.count();
+  client_options.client_id = static_cast<uint32_t>(worker);
+  std::unique_ptr<PsClient> client =
+      ValueOrAbort(PsClient::Create(client_options), "connecting to the parameter servers");
+  std::unique_ptr<EmbeddingStore> store = NewPsClientStore(client.get());
+
+  DenseSyncOptions sync_options;
+  sync_options.timeout = dist.sync_timeout;
+  std::unique_ptr<DenseSync> dense_sync = ValueOrAbort(
+      DenseSync::Create(cluster->workers(), sync_options), "creating the dense all-reduce");
+
+  train.store = store.get();
+  train.dense_sync = dense_sync.get();
+  train.max_staleness = dist.max_staleness;
+  train.is_chief = worker == 0;
+  train.reader.part_index = worker;
+  train.reader.num_parts = cluster->num_workers();
+  LOG(INFO) << "worker " << worker << " (rank " << cluster->rank() << ") of "
+            << cluster->num_workers() << ": data part " << worker << ", "
+            << endpoints.size() << " servers, max_staleness " << dist.max_staleness;
+
+  const std::string who = "worker " + std::to_string(worker) + " (rank " +
+                          std::to_string(cluster->rank()) + ")";
+  std::unique_ptr<Trainer> trainer =
+      ValueOrAbort(Trainer::Create(train), who + ": creating the trainer");
+  StatusOr<TrainReport> report = trainer->Train();
+  if (!report.ok()) OkOrAbort(NameServerRank(report.status(), endpoints), who + ": training");
+  if (train.is_chief) PrintTrainReport(*report, train);
+  OkOrAbort(NameServerRank(client->Shutdown(), endpoints), who + ": shutting down");
+  const DenseSyncStats& s = dense_sync->stats();
+  LOG(INFO) << who << ": done; " << s.collectives << " dense collectives, "
+            << s.wait_seconds << " s waiting in them";
+}
+
+// Everything after MPI is up; returns only on success.
+void RunRank(const DistOptions& dist, const TrainerOptions& train) {
+  ClusterOptions cluster_options;
+  cluster_options.num_servers = dist.num_servers;
+  cluster_options.timeout = dist.sync_timeout;
+  std::unique_ptr<Cluster> cluster =
+      ValueOrAbort(Cluster::Create(cluster_options), "forming the cluster");
+  const std::string host =
+      ValueOrAbort(ChooseServerHost(cluster.get(), dist), "choosing the server address");
+
+  std::string secret;
+  if (cluster->rank() == 0 && !dist.disable_curve) {
+    secret = ValueOrAbort(GenerateJobKeys(), "generating the job's CURVE keys");
+  }
+  secret = ValueOrAbort(cluster->BroadcastSecret(secret), "distributing the job's keys");
+  std::unique_ptr<JobKeys> keys;
+  if (!dist.disable_curve) {
+    keys = std::make_unique<JobKeys>(ValueOrAbort(ParseJobKeys(secret), "reading the job's keys"));
+  }
+
+  if (cluster->is_server()) {
+    RunServer(cluster.get(), dist, train, host, keys.get());
+  } else {
+    RunWorker(cluster.get(), dist, train, keys.get());
+  }
+}
+
+}  // namespace
+
+int RunDistTrain(int argc, char** argv) {
+  if (argc > 1) {
+    LOG(ERROR) << "dips dist-train takes no positional arguments (got '" << argv[1] << "')";
+    return 2;
+  }
+  // Flag errors are found identically on every rank, before MPI starts, so
+  // each rank exits 2 by itself and the launcher reports the failure.
+  StatusOr<TrainerOptions> train = TrainerOptionsFromFlags();
+  if (!train.ok()) {
+    LOG(ERROR) << train.status().ToString();
+    return 2;
+  }
+  StatusOr<DistOptions> dist = DistOptionsFromFlags();
+  if (!dist.ok()) {
+    LOG(ERROR) << dist.status().ToString();
+    return 2;
+  }
+  StatusOr<std::unique_ptr<MpiSession>> session = MpiSession::Init(&argc, &argv);
+  if (!session.ok()) {
+    LOG(ERROR) << "starting MPI: " << session.status().ToString();
+    return 1;
+  }
+  RunRank(*dist, *train);
+  return 0;
+}
+
+}  // namespace dips
