@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # The default DIPS job on a fresh Debian 12 machine: installs dependencies,
 # builds, generates the built-in synthetic behaviour dataset and trains DIN
-# on it, ending with the test AUC / GAUC / logloss.
-# Extra arguments are passed to `dips train` (e.g. --model=dien --threads=2).
+# on it with 2 parameter-server ranks and 2 worker ranks under mpirun
+# (cluster/local.sh), ending with the test AUC / GAUC / logloss.
+# Extra arguments are passed to `dips dist-train` (e.g. --model=dien).
+# DIPS_SERVERS / DIPS_WORKERS change the number of ranks.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install_deps.sh
@@ -13,5 +15,7 @@ if [[ ! -f "$DATA_DIR/train.txt" || ! -f "$DATA_DIR/test.txt" ]]; then
   "$BUILD_DIR/dips" gen --out_dir="$DATA_DIR" --seed=1
 fi
 mkdir -p out
-"$BUILD_DIR/dips" train --model=din --train="$DATA_DIR/train.txt" --test="$DATA_DIR/test.txt" \
-  --epochs=2 --threads=2 --metrics_out=out/metrics.jsonl "$@"
+DIPS_BIN="$BUILD_DIR/dips" cluster/local.sh --servers "${DIPS_SERVERS:-2}" \
+  --workers "${DIPS_WORKERS:-2}" -- --model=din --train="$DATA_DIR/train.txt" \
+  --test="$DATA_DIR/test.txt" --epochs=2 --metrics_out=out/metrics.jsonl "$@"
+echo "final evaluation (out/metrics.jsonl): $(tail -n 1 out/metrics.jsonl)"
