@@ -171,6 +171,13 @@ class TrainerImpl : public Trainer {
     for (auto& rep : replicas_) RETURN_IF_ERROR(DrainPushes(rep.get(), 0));
     report.samples_per_second =
         report.train_seconds > 0 ? report.samples / report.train_seconds : 0.0;
+    report.job_samples_per_second = report.samples_per_second;
+    if (options_.dense_sync != nullptr) {
+      float rate = static_cast<float>(report.samples_per_second);
+      RETURN_IF_ERROR(options_.dense_sync->Average(&rate, 1, "training rates"));
+      report.job_samples_per_second =
+          static_cast<double>(rate) * options_.dense_sync->num_workers();
+    }
     report.flops_per_sample = report.samples > 0 ? flops_total / report.samples : 0.0;
     report.final_metrics = last_metrics_;
     return report;

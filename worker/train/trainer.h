@@ -77,7 +77,10 @@ struct TrainReport {
   int64_t steps = 0;
   int64_t samples = 0;
   double train_seconds = 0.0;          // time in training passes only
-  double samples_per_second = 0.0;
+  double samples_per_second = 0.0;     // this worker's (this process's) rate
+  // Whole job: the sum of every worker's rate (= samples_per_second when
+  // not distributed).
+  double job_samples_per_second = 0.0;
   double final_train_loss = 0.0;       // mean over the last epoch
   EvalMetrics final_metrics;           // last evaluation (if any)
   double flops_per_sample = 0.0;       // matrix FLOPs of forward+backward
