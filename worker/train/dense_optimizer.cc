@@ -4,6 +4,8 @@
 #include <string>
 #include <utility>
 
+#include "common/adam.h"
+
 namespace dips {
 namespace {
 
@@ -61,19 +63,8 @@ void DenseOptimizer::Step(const float* grads, float* params) {
       for (size_t i = 0; i < num_params_; ++i) params[i] -= lr * grads[i];
       break;
     case DenseOptimizerKind::kAdam: {
-      const double t = static_cast<double>(step_) + 1.0;
-      // In double: 1 - 0.999^t in float loses most digits for small t.
-      const float correction1 = static_cast<float>(1.0 - std::pow(double{options_.beta1}, t));
-      const float correction2 = static_cast<float>(1.0 - std::pow(double{options_.beta2}, t));
-      const float b1 = options_.beta1;
-      const float b2 = options_.beta2;
-      const float eps = options_.epsilon;
-      for (size_t i = 0; i < num_params_; ++i) {
-        const float g = grads[i];
-        m_[i] = b1 * m_[i] + (1.0f - b1) * g;
-        v_[i] = b2 * v_[i] + (1.0f - b2) * g * g;
-        params[i] -= lr * (m_[i] / correction1) / (std::sqrt(v_[i] / correction2) + eps);
-      }
+      AdamStep::For(lr, options_.beta1, options_.beta2, options_.epsilon, step_)
+          .Apply(num_params_, grads, m_.data(), v_.data(), params);
       break;
     }
   }
