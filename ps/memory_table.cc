@@ -141,6 +141,52 @@ Status MemorySparseTable::Push(const uint64_t* keys, size_t n, const float* grad
   return Status::OK();
 }
 
+Status MemorySparseTable::ImportRows(const RowView* rows, size_t n) {
+  if (n == 0) return Status::OK();
+  if (rows == nullptr) return InvalidArgumentError("ImportRows: null rows with n > 0");
+  const size_t dim = options_.dim;
+  const size_t state_floats = layout_.state_floats();
+  for (size_t i = 0; i < n; ++i) {
+    const RowView& r = rows[i];
+    if (r.weights == nullptr || (state_floats > 0 && r.state == nullptr)) {
+      return InvalidArgumentError("ImportRows: null weights or state for key " +
+                                  std::to_string(r.key));
+    }
+    for (size_t j = 0; j < dim; ++j) {
+      if (!std::isfinite(r.weights[j])) {
+        return InvalidArgumentError("ImportRows: non-finite weight for key " +
+                                    std::to_string(r.key));
+      }
+    }
+    for (size_t j = 0; j < state_floats; ++j) {
+      if (!std::isfinite(r.state[j])) {
+        return InvalidArgumentError("ImportRows: non-finite state for key " +
+                                    std::to_string(r.key));
+      }
+    }
+  }
+  for (size_t i = 0; i < n; ++i) {
+    const RowView& r = rows[i];
+    const uint64_t hash = Mix64(r.key);
+    Stripe& stripe = *stripes_[StripeOf(hash)];
+    std::lock_guard<std::mutex> lock(stripe.mu);
+    uint8_t* row = stripe.store.Find(r.key, hash);
+    if (row == nullptr) {
+      row = stripe.store.Insert(r.key, hash);
+      if (row == nullptr) return StoreFull(r.key);
+    }
+    RowHeader* header = RowLayout::header(row);
+    header->count = r.count;
+    header->last_update_step = r.last_update_step;
+    header->update_count = r.update_count;
+    std::memcpy(RowLayout::weights(row), r.weights, sizeof(float) * dim);
+    if (state_floats > 0) {
+      std::memcpy(layout_.state(row), r.state, sizeof(float) * state_floats);
+    }
+  }
+  return Status::OK();
+}
+
 SparseTableStats MemorySparseTable::Stats() const {
   SparseTableStats stats;
   for (const auto& stripe : stripes_) {

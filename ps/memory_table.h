@@ -31,6 +31,7 @@ class MemorySparseTable final : public SparseTable {
               uint64_t* counts) override;
   Status Push(const uint64_t* keys, size_t n, const float* grads,
               const uint32_t* occurrences, int64_t step) override;
+  Status ImportRows(const RowView* rows, size_t n) override;
   SparseTableStats Stats() const override;
   void ForEachRow(const std::function<void(const RowView&)>& fn) const override;
 

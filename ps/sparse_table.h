@@ -89,6 +89,15 @@ class SparseTable {
   virtual Status Push(const uint64_t* keys, size_t n, const float* grads,
                       const uint32_t* occurrences, int64_t step) = 0;
 
+  // Stores each row exactly as given (weights, optimiser state, count and
+  // step fields), replacing the row of a key that is present: how a
+  // checkpoint is restored and how rows move between shards. A key repeated
+  // in one call ends with its last copy.
+  // Errors: InvalidArgument for null rows with n > 0, a null weights/state
+  // pointer or a non-finite value (then nothing is stored); ResourceExhausted
+  // when a row cannot be created (earlier rows may already be stored).
+  virtual Status ImportRows(const RowView* rows, size_t n) = 0;
+
   virtual SparseTableStats Stats() const = 0;
 
   // Calls fn on every row (under the row's stripe lock; fn must not call back

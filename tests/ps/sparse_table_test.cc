@@ -276,6 +276,57 @@ TEST(SparseTableTest, StatsAndForEachRowSeeEveryRow) {
   EXPECT_EQ(0, std::memcmp(&values[n / 2 * 4], again.data(), n / 2 * 4 * sizeof(float)));
 }
 
+TEST(SparseTableTest, ImportRowsRoundTripsEveryFieldAndReplaces) {
+  const SparseOptimizerKind kind = SparseOptimizerKind::kAdam;
+  auto source = MustCreate(SmallOptions(kind));
+  std::vector<uint64_t> keys = {1, 2, 3, 1000, 77777};
+  std::vector<float> values(keys.size() * 4);
+  ASSERT_TRUE(source->Pull(keys.data(), keys.size(), true, values.data(), nullptr).ok());
+  std::vector<float> grads(keys.size() * 4);
+  for (size_t i = 0; i < grads.size(); ++i) grads[i] = 0.1f * static_cast<float>(i) - 0.5f;
+  std::vector<uint32_t> occ = {1, 2, 3, 4, 5};
+  ASSERT_TRUE(source->Push(keys.data(), 3, grads.data(), occ.data(), 9).ok());
+  ASSERT_TRUE(source->Push(keys.data(), keys.size(), grads.data(), occ.data(), 11).ok());
+  const std::map<uint64_t, StoredRow> want = Snapshot(*source, kind);
+
+  // A destination that already holds a different row for key 2 and an
+  // extra row (key 5) that the import must leave alone.
+  auto dest = MustCreate(SmallOptions(kind));
+  std::vector<uint64_t> pre = {2, 5};
+  std::vector<float> pre_grads(8, 3.0f);
+  ASSERT_TRUE(dest->Push(pre.data(), 2, pre_grads.data(), nullptr, 1).ok());
+  std::vector<RowView> views;
+  for (const auto& [key, row] : want) {
+    views.push_back(RowView{key, row.weights.data(), row.state.data(), row.count,
+                            row.last_update_step, row.update_count});
+  }
+  ASSERT_TRUE(dest->ImportRows(views.data(), views.size()).ok());
+  std::map<uint64_t, StoredRow> got = Snapshot(*dest, kind);
+  ASSERT_EQ(want.size() + 1, got.size());
+  for (const auto& [key, row] : want) {
+    const StoredRow& g = got.at(key);
+    EXPECT_EQ(row.weights, g.weights) << key;
+    EXPECT_EQ(row.state, g.state) << key;
+    EXPECT_EQ(row.count, g.count) << key;
+    EXPECT_EQ(row.last_update_step, g.last_update_step) << key;
+    EXPECT_EQ(row.update_count, g.update_count) << key;
+  }
+  EXPECT_EQ(1, got.at(5).update_count);
+
+  // A non-finite value anywhere refuses the whole call.
+  StoredRow bad = want.begin()->second;
+  bad.state[1] = std::nanf("");
+  RowView bad_views[2] = {views[1], RowView{424242, bad.weights.data(), bad.state.data(), 0,
+                                              -1, 0}};
+  const int64_t before = Snapshot(*dest, kind).at(views[1].key).update_count;
+  views[1].update_count = before + 100;
+  bad_views[0] = views[1];
+  EXPECT_EQ(StatusCode::kInvalidArgument, dest->ImportRows(bad_views, 2).code());
+  got = Snapshot(*dest, kind);
+  EXPECT_EQ(0u, got.count(424242));
+  EXPECT_EQ(before, got.at(views[1].key).update_count);
+}
+
 TEST(SparseTableTest, ConcurrentPushesEqualASequentialOrder) {
   // SGD with lr = 1 from zero weights and small integer gradients: every
   // partial sum is an exact float, so any interleaving of the pushes gives
