@@ -1,0 +1,75 @@
+// CUDA vs CPU: GRU, AUGRU and AGRU over padded batches (lengths from 0 to
+// the full length), forward states and every gradient.
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+#include "tests/gpu/parity_util.h"
+#include "worker/model/layers/gru.h"
+
+namespace dips {
+namespace gpu_test {
+namespace {
+
+class RecurrentParityTest : public CudaParityTest {};
+
+TEST_F(RecurrentParityTest, GruVariants) {
+  const GruVariant variants[] = {GruVariant::kGru, GruVariant::kAugru, GruVariant::kAgru};
+  for (GruVariant variant : variants) {
+    for (int trial = 0; trial < 3; ++trial) {
+      SCOPED_TRACE(testing::Message() << "variant " << static_cast<int>(variant) << " trial "
+                                      << trial);
+      GruShape shape;
+      shape.batch = RandomInt(1, 40);
+      shape.length = RandomInt(1, 25);
+      shape.input_dim = RandomInt(1, 40);
+      shape.hidden = RandomInt(1, 45);  // crosses the 32-lane warp width
+      const int B = shape.batch, L = shape.length, I = shape.input_dim, H = shape.hidden;
+      const size_t rows = static_cast<size_t>(B) * L;
+      const std::vector<int32_t> lengths = RandomLengths(B, L);
+      const float s = 1.5f / std::sqrt(static_cast<float>(H));
+      const Vec w_input = Random(static_cast<size_t>(I) * 3 * H, -s, s);
+      const Vec w_hidden = Random(static_cast<size_t>(H) * 3 * H, -s, s);
+      const Vec bias = Random(3 * H, -0.2f, 0.2f);
+      const Vec inputs = Random(rows * I);
+      const Vec attention = Random(rows, 0.0f, 1.0f);
+      const Vec dhidden = Random(rows * H);
+      const bool gated = variant != GruVariant::kGru;
+
+      Vec hidden(rows * H), dinputs = Random(rows * I), dattention = Random(rows);
+      Vec gw_input = Random(w_input.size()), gw_hidden = Random(w_hidden.size());
+      Vec gbias = Random(bias.size());
+      float* d_hidden = Upload(hidden);
+      float* d_dinputs = Upload(dinputs);
+      float* d_dattention = Upload(dattention);
+      GruGrads<float> dg{Upload(gw_input), Upload(gw_hidden), Upload(gbias)};
+      const GruWeights<float> dw{Upload(w_input), Upload(w_hidden), Upload(bias)};
+      const float* d_inputs = Upload(inputs);
+      const int32_t* d_lengths = Upload(lengths);
+      const float* d_attention = gated ? Upload(attention) : nullptr;
+
+      const GruWeights<float> w{w_input.data(), w_hidden.data(), bias.data()};
+      GruGrads<float> g{gw_input.data(), gw_hidden.data(), gbias.data()};
+      GruCache<float> cache;
+      const float* a = gated ? attention.data() : nullptr;
+      gru_forward(hidden.data(), &cache, w, inputs.data(), lengths.data(), a, variant, shape);
+      gru_backward(dinputs.data(), dattention.data(), g, dhidden.data(), &cache, w,
+                   inputs.data(), hidden.data(), lengths.data(), a, variant, shape);
+      cuda::GruCache d_cache;
+      cuda::gru_forward(d_hidden, &d_cache, dw, d_inputs, d_lengths, d_attention, variant, shape,
+                        ctx_.get());
+      cuda::gru_backward(d_dinputs, d_dattention, dg, Upload(dhidden), &d_cache, dw, d_inputs,
+                         d_hidden, d_lengths, d_attention, variant, shape, ctx_.get());
+      ExpectParity("hidden", d_hidden, hidden);
+      ExpectParity("dinputs", d_dinputs, dinputs);
+      ExpectParity("dattention", d_dattention, dattention);
+      ExpectParity("dw_input", dg.w_input, gw_input);
+      ExpectParity("dw_hidden", dg.w_hidden, gw_hidden);
+      ExpectParity("dbias", dg.bias, gbias);
+    }
+  }
+}
+
+}  // namespace
+}  // namespace gpu_test
+}  // namespace dips

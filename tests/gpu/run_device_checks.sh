@@ -1,0 +1,116 @@
+#!/usr/bin/env bash
+# Device checks of the CUDA backend, for a machine with an NVIDIA GPU:
+#   1. configure a fresh build directory with CUDA on and build only the
+#      parity tests and the benchmark (-j nproc),
+#   2. run the gpu-labelled tests (CUDA vs CPU parity of every layer),
+#   3. run them again under compute-sanitizer's memcheck, when installed,
+#   4. run the training-throughput benchmark (DIN and DIEN steps),
+# then print a summary. Target: under 8 minutes on a 16-core H200 machine.
+#
+# Usage (from anywhere): tests/gpu/run_device_checks.sh
+# Environment: DIPS_GPU_BUILD_DIR (default build-gpu), CUDA_ARCH (default
+# 90), DIPS_GPU_MEMCHECK=0 to skip step 3.
+# Exit status: 0 all checks ran on a GPU and passed; 1 a check failed;
+# 2 no usable GPU, so nothing was checked (the build still ran).
+set -uo pipefail
+cd "$(dirname "$0")/../.."
+
+BUILD_DIR="${DIPS_GPU_BUILD_DIR:-build-gpu}"
+ARCH="${CUDA_ARCH:-90}"
+LOG_DIR="$BUILD_DIR/device_checks"
+START=$(date +%s)
+declare -a SUMMARY=()
+FAILED=0
+
+elapsed() { echo $(($(date +%s) - START)); }
+note() { SUMMARY+=("$(printf '%-28s %s' "$1" "$2")"); }
+die() {
+  echo "run_device_checks: $*" >&2
+  exit 1
+}
+
+# ---- Prerequisites -----------------------------------------------------------
+scripts/install_deps.sh || die "installing the apt dependencies failed"
+if ! command -v nvcc >/dev/null 2>&1 && [[ -x /usr/local/cuda/bin/nvcc ]]; then
+  export PATH="/usr/local/cuda/bin:$PATH"
+fi
+command -v nvcc >/dev/null 2>&1 || die "nvcc not found (install the CUDA toolkit)"
+echo "== nvcc: $(nvcc --version | tail -n 1)"
+if command -v nvidia-smi >/dev/null 2>&1; then
+  echo "== GPUs:"
+  nvidia-smi -L || true
+fi
+
+# ---- 1. Configure and build --------------------------------------------------
+T0=$(elapsed)
+rm -rf "$BUILD_DIR"
+mkdir -p "$LOG_DIR"
+if ! cmake -S . -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DDIPS_CUDA=ON \
+    -DCMAKE_CUDA_ARCHITECTURES="$ARCH" -DDIPS_BUILD_TESTS=ON -DDIPS_BUILD_BENCH=ON \
+    >"$LOG_DIR/configure.log" 2>&1; then
+  cat "$LOG_DIR/configure.log"
+  die "configure failed"
+fi
+if ! cmake --build "$BUILD_DIR" -j"$(nproc)" --target cuda_parity_test cuda_bench \
+    >"$LOG_DIR/build.log" 2>&1; then
+  tail -n 60 "$LOG_DIR/build.log"
+  die "build failed"
+fi
+note "configure + build" "ok ($(($(elapsed) - T0)) s)"
+
+# ---- 2. Parity tests ---------------------------------------------------------
+export GLOG_logtostderr=1
+T0=$(elapsed)
+(cd "$BUILD_DIR" && ctest -L gpu --output-on-failure --timeout 300) \
+  | tee "$LOG_DIR/parity.log"
+PARITY_RC=${PIPESTATUS[0]}
+# ctest hides a passing test's output; the skip line comes from the binary.
+"$BUILD_DIR/tests/gpu/cuda_parity_test" --gtest_brief=1 >"$LOG_DIR/parity_direct.log" 2>&1
+if grep -q "skipped: no GPU" "$LOG_DIR/parity_direct.log"; then
+  grep -m1 "skipped: no GPU" "$LOG_DIR/parity_direct.log"
+  note "parity tests" "SKIPPED: no usable GPU"
+  note "total" "$(elapsed) s"
+  printf '\n== Summary\n'
+  printf '%s\n' "${SUMMARY[@]}"
+  exit 2
+fi
+if [[ $PARITY_RC -eq 0 ]]; then
+  note "parity tests" "passed ($(($(elapsed) - T0)) s)"
+else
+  note "parity tests" "FAILED (see $LOG_DIR/parity.log)"
+  FAILED=1
+fi
+
+# ---- 3. memcheck (out-of-bounds / misaligned accesses, API errors) ----------
+if [[ "${DIPS_GPU_MEMCHECK:-1}" != "0" ]] && command -v compute-sanitizer >/dev/null 2>&1; then
+  T0=$(elapsed)
+  timeout 240 compute-sanitizer --tool memcheck --error-exitcode 9 \
+    "$BUILD_DIR/tests/gpu/cuda_parity_test" --gtest_brief=1 >"$LOG_DIR/memcheck.log" 2>&1
+  rc=$?
+  case $rc in
+    0) note "memcheck" "clean ($(($(elapsed) - T0)) s)" ;;
+    124) note "memcheck" "not finished in 240 s (no verdict)" ;;
+    *)
+      tail -n 40 "$LOG_DIR/memcheck.log"
+      note "memcheck" "FAILED rc=$rc (see $LOG_DIR/memcheck.log)"
+      FAILED=1
+      ;;
+  esac
+elif [[ "${DIPS_GPU_MEMCHECK:-1}" != "0" ]]; then
+  note "memcheck" "skipped (compute-sanitizer not installed)"
+fi
+
+# ---- 4. Throughput -----------------------------------------------------------
+T0=$(elapsed)
+if timeout 300 "$BUILD_DIR/bench/cuda_bench" --steps=200 | tee "$LOG_DIR/bench.log"; then
+  while read -r line; do note "benchmark" "$line"; done < <(grep "samples/s" "$LOG_DIR/bench.log")
+  note "benchmark time" "$(($(elapsed) - T0)) s"
+else
+  note "benchmark" "FAILED (see $LOG_DIR/bench.log)"
+  FAILED=1
+fi
+
+note "total" "$(elapsed) s"
+printf '\n== Summary\n'
+printf '%s\n' "${SUMMARY[@]}"
+exit $FAILED

@@ -1,0 +1,208 @@
+// GRU / AUGRU / AGRU on the device, step for step the computation of
+// worker/model/layers/gru.cc (read it for the layout and the equations).
+//
+// Row (b, t) of a [batch*length x k] matrix is b*length + t, so one step's
+// rows across the batch are `length` rows apart: cuBLAS takes that as the
+// leading dimension and each per-step GEMM reads h_{t-1} and writes
+// h_{t-1} U in place, as CBLAS does on the CPU.
+#include <glog/logging.h>
+
+#include "worker/model/cuda/cuda_internal.h"
+#include "worker/model/cuda/cuda_layers.h"
+
+namespace dips {
+namespace cuda {
+namespace {
+
+// The mixing gate m = k_u * u + k_0 and dm/da = d_u * u + d_1 (gru.cc's Mix).
+struct Mix {
+  float k_u, k_0, d_u, d_1;
+};
+
+__device__ inline Mix MixFor(int variant, float a) {
+  if (variant == static_cast<int>(GruVariant::kAugru)) return {a, 0.0f, 1.0f, 0.0f};
+  if (variant == static_cast<int>(GruVariant::kAgru)) return {0.0f, a, 0.0f, 1.0f};
+  return {1.0f, 0.0f, 0.0f, 0.0f};
+}
+
+// One thread per (b, j): gates j, H+j, 2H+j of row (b, t) only depend on
+// column j of the projections.
+__global__ void GruForwardStepKernel(float* hidden, float* gates, float* hproj,
+                                     const float* xproj, const float* bias,
+                                     const int32_t* lengths, const float* attention, int variant,
+                                     int t, int batch, int length, int H) {
+  const size_t total = static_cast<size_t>(batch) * H;
+  const int G = 3 * H;
+  DIPS_GRID_STRIDE(i, total) {
+    const int b = static_cast<int>(i / H);
+    const int j = static_cast<int>(i % H);
+    const size_t row = static_cast<size_t>(b) * length + t;
+    float* h = hidden + row * H;
+    if (t >= lengths[b]) {
+      // Padding carries the state; before the first step it is h_0 = 0.
+      h[j] = t == 0 ? 0.0f : h[j - H];
+      continue;
+    }
+    float* hp = hproj + row * G;
+    if (t == 0) {  // h_{-1} U = 0; stored because backward reads it
+      hp[j] = 0.0f;
+      hp[H + j] = 0.0f;
+      hp[2 * H + j] = 0.0f;
+    }
+    const float* xp = xproj + row * G;
+    float* g = gates + row * G;
+    const float u = DeviceSigmoid(xp[j] + hp[j] + bias[j]);
+    const float r = DeviceSigmoid(xp[H + j] + hp[H + j] + bias[H + j]);
+    const float hc = tanhf(xp[2 * H + j] + r * hp[2 * H + j] + bias[2 * H + j]);
+    g[j] = u;
+    g[H + j] = r;
+    g[2 * H + j] = hc;
+    const Mix mix = MixFor(variant, attention != nullptr ? attention[row] : 1.0f);
+    const float m = mix.k_u * u + mix.k_0;
+    const float hprev = t > 0 ? h[j - H] : 0.0f;
+    h[j] = hprev + m * (hc - hprev);
+  }
+}
+
+// One warp per sequence b (dL/da_t is a sum over j). dh: on entry the
+// gradient w.r.t. h_t from later steps, on exit its direct part w.r.t.
+// h_{t-1}; the recurrent part is added by the caller's GEMM.
+__global__ void GruBackwardStepKernel(float* dh, float* dgx, float* dgh, float* dattention,
+                                      const float* dhidden, const float* gates,
+                                      const float* hproj, const float* hidden,
+                                      const int32_t* lengths, const float* attention,
+                                      int variant, int t, int batch, int length, int H) {
+  const int b = (blockIdx.x * blockDim.x + threadIdx.x) / 32;
+  const int lane = threadIdx.x % 32;
+  if (b >= batch) return;
+  const int G = 3 * H;
+  const size_t row = static_cast<size_t>(b) * length + t;
+  float* dhb = dh + static_cast<size_t>(b) * H;
+  const float* dy = dhidden + row * H;
+  float* dx_row = dgx + row * G;
+  float* dh_row = dgh + row * G;
+  if (t >= lengths[b]) {
+    // h_t = h_{t-1}: the gradient passes straight through.
+    for (int j = lane; j < H; j += 32) dhb[j] += dy[j];
+    for (int j = lane; j < G; j += 32) {
+      dx_row[j] = 0.0f;
+      dh_row[j] = 0.0f;
+    }
+    return;
+  }
+  const Mix mix = MixFor(variant, attention != nullptr ? attention[row] : 1.0f);
+  const float* g = gates + row * G;
+  const float* hp = hproj + row * G;
+  const float* hprev = t > 0 ? hidden + (row - 1) * H : nullptr;
+  float da = 0.0f;
+  for (int j = lane; j < H; j += 32) {
+    const float u = g[j], r = g[H + j], hc = g[2 * H + j];
+    const float m = mix.k_u * u + mix.k_0;
+    const float dht = dhb[j] + dy[j];
+    const float dm = dht * (hc - (hprev != nullptr ? hprev[j] : 0.0f));
+    dhb[j] = dht * (1.0f - m);
+    da += dm * (mix.d_u * u + mix.d_1);
+    const float du_pre = dm * mix.k_u * u * (1.0f - u);
+    const float dhc_pre = dht * m * (1.0f - hc * hc);
+    const float dr_pre = dhc_pre * hp[2 * H + j] * r * (1.0f - r);
+    dx_row[j] = du_pre;
+    dx_row[H + j] = dr_pre;
+    dx_row[2 * H + j] = dhc_pre;
+    // h_{-1} is a constant: no recurrent gradient at t = 0.
+    const bool first = t == 0;
+    dh_row[j] = first ? 0.0f : du_pre;
+    dh_row[H + j] = first ? 0.0f : dr_pre;
+    dh_row[2 * H + j] = first ? 0.0f : dhc_pre * r;
+  }
+  da = WarpSum(da);
+  if (lane == 0 && dattention != nullptr && variant != static_cast<int>(GruVariant::kGru)) {
+    dattention[row] += da;
+  }
+}
+
+}  // namespace
+
+void gru_forward(float* hidden, GruCache* cache, const GruWeights<float>& weights,
+                 const float* inputs, const int32_t* lengths, const float* attention,
+                 GruVariant variant, const GruShape& shape, CudaContext* ctx) {
+  CHECK(variant == GruVariant::kGru || attention != nullptr) << "AUGRU/AGRU need attention";
+  CHECK(shape.batch >= 0 && shape.length >= 1 && shape.input_dim >= 1 && shape.hidden >= 1);
+  const int B = shape.batch, L = shape.length, I = shape.input_dim;
+  const int H = shape.hidden, G = 3 * H;
+  const size_t rows = static_cast<size_t>(B) * L;
+  if (!ctx->ok() || rows == 0) return;
+  if (!cache->input_proj.Grow(rows * G, ctx) || !cache->hidden_proj.Grow(rows * G, ctx) ||
+      !cache->gates.Grow(rows * G, ctx)) {
+    return;
+  }
+  float* xproj = cache->input_proj.data();
+  float* hproj = cache->hidden_proj.data();
+  // Input projection of every (b, t) at once.
+  Gemm(ctx, false, false, static_cast<int>(rows), G, I, 1.0f, inputs, I, weights.w_input, G,
+       0.0f, xproj, G);
+  const size_t cells = static_cast<size_t>(B) * H;
+  for (int t = 0; t < L; ++t) {
+    if (t >= 1) {
+      // h_{t-1} U for the whole batch: rows t-1 and t of each sequence.
+      Gemm(ctx, false, false, B, G, H, 1.0f, hidden + static_cast<size_t>(t - 1) * H, L * H,
+           weights.w_hidden, G, 0.0f, hproj + static_cast<size_t>(t) * G, L * G);
+    }
+    GruForwardStepKernel<<<BlocksFor(cells), kThreads, 0, StreamOf(ctx)>>>(
+        hidden, cache->gates.data(), hproj, xproj, weights.bias, lengths, attention,
+        static_cast<int>(variant), t, B, L, H);
+  }
+  RecordLaunch(ctx, "GruForwardStep");
+}
+
+void gru_backward(float* dinputs, float* dattention, const GruGrads<float>& grads,
+                  const float* dhidden, GruCache* cache, const GruWeights<float>& weights,
+                  const float* inputs, const float* hidden, const int32_t* lengths,
+                  const float* attention, GruVariant variant, const GruShape& shape,
+                  CudaContext* ctx) {
+  const int B = shape.batch, L = shape.length, I = shape.input_dim;
+  const int H = shape.hidden, G = 3 * H;
+  const size_t rows = static_cast<size_t>(B) * L;
+  if (!ctx->ok() || rows == 0) return;
+  CHECK_GE(cache->gates.size(), rows * G) << "gru_backward needs the cache of its forward";
+  if (!cache->dgates.Grow(rows * G, ctx) || !cache->dgates_hidden.Grow(rows * G, ctx) ||
+      !cache->dh.GrowZeroed(static_cast<size_t>(B) * H, ctx)) {
+    return;
+  }
+  float* dgx = cache->dgates.data();
+  float* dgh = cache->dgates_hidden.data();
+  float* dh = cache->dh.data();
+  const int blocks = (B * 32 + kThreads - 1) / kThreads;
+  for (int t = L - 1; t >= 0; --t) {
+    GruBackwardStepKernel<<<blocks, kThreads, 0, StreamOf(ctx)>>>(
+        dh, dgx, dgh, dattention, dhidden, cache->gates.data(), cache->hidden_proj.data(), hidden,
+        lengths, attention, static_cast<int>(variant), t, B, L, H);
+    if (t >= 1) {
+      // Recurrent path: dh_{t-1} += dgates_hidden_t U^T for the whole batch.
+      Gemm(ctx, false, true, B, H, G, 1.0f, dgh + static_cast<size_t>(t) * G, L * G,
+           weights.w_hidden, G, 1.0f, dh, H);
+    }
+  }
+  RecordLaunch(ctx, "GruBackwardStep");
+
+  // Weight gradients over all rows; row (b, t) of dgates_hidden pairs with
+  // hidden row (b, t) - 1, and the pair straddling two sequences (t = 0) has
+  // a zero dgates_hidden row, so one GEMM over shifted matrices is exact.
+  if (grads.w_input != nullptr) {
+    Gemm(ctx, true, false, I, G, static_cast<int>(rows), 1.0f, inputs, I, dgx, G, 1.0f,
+         grads.w_input, G);
+  }
+  if (grads.w_hidden != nullptr && rows > 1) {
+    Gemm(ctx, true, false, H, G, static_cast<int>(rows - 1), 1.0f, hidden, H, dgh + G, G, 1.0f,
+         grads.w_hidden, G);
+  }
+  if (grads.bias != nullptr) {
+    ColumnAccumulate(grads.bias, static_cast<int>(rows), G, MatrixEntry{dgx, G}, ctx);
+  }
+  if (dinputs != nullptr) {
+    Gemm(ctx, false, true, static_cast<int>(rows), I, G, 1.0f, dgx, G, weights.w_input, G, 1.0f,
+         dinputs, I);
+  }
+}
+
+}  // namespace cuda
+}  // namespace dips
