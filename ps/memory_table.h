@@ -1,13 +1,13 @@
 // MemorySparseTable: the in-memory SparseTable (what SparseTable::Create
-// returns). Keys are spread over options.num_stripes stripes by the top bits
-// of Mix64(key); each stripe is a mutex plus a RowStore. Pull and Push group
-// their keys by stripe first, so a call takes each stripe's lock once, and
-// keys of one stripe are handled in the order they appear in the call (two
-// copies of a key in one push are applied one after the other).
+// returns). Keys are spread over options.num_stripes stripes by bits of
+// Mix64(key); each stripe is a mutex plus a RowStore (and, with admission,
+// an AdmissionSketch). Pull and Push group their keys by stripe first, so a
+// call takes each stripe's lock once, and keys of one stripe are handled in
+// the order they appear in the call (two copies of a key in one push are
+// applied one after the other).
 #ifndef DIPS_PS_MEMORY_TABLE_H_
 #define DIPS_PS_MEMORY_TABLE_H_
 
-#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
@@ -15,9 +15,11 @@
 #include <mutex>
 #include <vector>
 
+#include "ps/admission.h"
 #include "ps/row_layout.h"
 #include "ps/row_store.h"
 #include "ps/sparse_table.h"
+#include "ps/table_common.h"
 
 namespace dips {
 
@@ -34,24 +36,21 @@ class MemorySparseTable final : public SparseTable {
   Status ImportRows(const RowView* rows, size_t n) override;
   SparseTableStats Stats() const override;
   void ForEachRow(const std::function<void(const RowView&)>& fn) const override;
+  StatusOr<ShrinkResult> Shrink(const ShrinkOptions& options) override;
 
  private:
   struct Stripe {
-    explicit Stripe(size_t row_bytes) : store(row_bytes) {}
+    Stripe(size_t row_bytes, size_t sketch_counters)
+        : store(row_bytes), sketch(sketch_counters) {}
     mutable std::mutex mu;
-    RowStore store;  // GUARDED_BY(mu)
+    RowStore store;          // GUARDED_BY(mu)
+    AdmissionSketch sketch;  // GUARDED_BY(mu); empty when admit_after == 1
   };
 
-  // The keys of one call in stripe order: stripe s owns
-  // order[begin[s] .. begin[s+1]), indices into the call's arrays, ascending.
-  struct Grouping {
-    std::vector<uint64_t> hashes;  // Mix64(keys[i])
-    std::vector<uint32_t> order;
-    std::vector<uint32_t> begin;  // num_stripes + 1 entries
-  };
-  void GroupByStripe(const uint64_t* keys, size_t n, Grouping* g) const;
   size_t StripeOf(uint64_t hash) const { return (hash >> 48) & stripe_mask_; }
-
+  // Whether a sighting of an absent key (hash) admits it; counts the
+  // sighting. Stripe lock held.
+  bool Admit(Stripe* stripe, uint64_t hash) const;
   // Creates and initialises the row of `key` in a store whose stripe lock is
   // held; nullptr when the store is full.
   uint8_t* CreateRow(RowStore* store, uint64_t key, uint64_t hash);
@@ -60,11 +59,7 @@ class MemorySparseTable final : public SparseTable {
   const RowLayout layout_;
   const uint64_t stripe_mask_;
   std::vector<std::unique_ptr<Stripe>> stripes_;
-  // Counters only; relaxed order is enough since nothing is published
-  // through them.
-  std::atomic<uint64_t> pulls_{0};
-  std::atomic<uint64_t> pushes_{0};
-  std::atomic<uint64_t> rows_created_{0};
+  table_internal::TableCounters counters_;
 };
 
 }  // namespace dips

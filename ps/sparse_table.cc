@@ -23,6 +23,15 @@ Status ValidateSparseTableOptions(const SparseTableOptions& options) {
     return InvalidArgumentError("sparse table init_scale out of range: " +
                                 std::to_string(options.init_scale));
   }
+  if (options.admit_after < 1 || options.admit_after > 255) {
+    return InvalidArgumentError("sparse table admit_after must be in [1, 255]: " +
+                                std::to_string(options.admit_after));
+  }
+  if (options.admit_after > 1 &&
+      options.admission_counters < 64 * static_cast<size_t>(options.num_stripes)) {
+    return InvalidArgumentError("sparse table admission_counters must be at least 64 per "
+                                "stripe: " + std::to_string(options.admission_counters));
+  }
   return ValidateSparseOptimizerOptions(options.optimizer);
 }
 

@@ -218,6 +218,19 @@ void RequestHandler::FillStats(wire::ResponseHeader* response) const {
   t->set_pulls(table.pulls);
   t->set_pushes(table.pushes);
   t->set_rows_created(table.rows_created);
+  t->set_rows_in_memory(table.rows_in_memory);
+  t->set_rows_on_disk(table.rows_on_disk);
+  t->set_disk_bytes(table.disk_bytes);
+  t->set_memory_hits(table.memory_hits);
+  t->set_memory_misses(table.memory_misses);
+  t->set_disk_loads(table.disk_loads);
+  t->set_spills(table.spills);
+  t->set_admissions(table.admissions);
+  t->set_unadmitted_pulls(table.unadmitted_pulls);
+  t->set_unadmitted_pushes(table.unadmitted_pushes);
+  t->set_evictions(table.evictions);
+  t->set_shrink_passes(table.shrink_passes);
+  t->set_latest_step(table.latest_step);
   // The STATS request itself is counted as served once the reply is built.
   const PsServerCounters c = counters_->Snapshot();
   wire::ServerCounters* s = response->mutable_counters();
