@@ -125,7 +125,8 @@ StatusOr<std::vector<std::string>> ListCheckpoints(const std::string& root) {
   return complete;
 }
 
-StatusOr<CheckpointChain> VerifyCheckpoint(const std::string& root, const std::string& name) {
+StatusOr<CheckpointChain> ReadCheckpointChain(const std::string& root,
+                                              const std::string& name) {
   CheckpointChain chain;
   chain.root = root;
   std::string current = name;
@@ -143,22 +144,30 @@ StatusOr<CheckpointChain> VerifyCheckpoint(const std::string& root, const std::s
       }
       return read;
     }
-    const std::string dir = JoinPath(root, current);
-    for (const ckpt::FileEntry& entry : manifest.files()) {
-      RETURN_IF_ERROR(VerifyFileDigest(JoinPath(dir, entry.name()), EntryDigest(entry)));
-    }
     const bool incremental = manifest.incremental();
     const std::string base = manifest.base();
     chain.names.push_back(current);
     chain.manifests.push_back(std::move(manifest));
     if (!incremental) break;
     if (base.empty()) {
-      return CorruptionError(JoinPath(dir, kManifestFileName) + ": incremental without a base");
+      return CorruptionError(JoinPath(JoinPath(root, current), kManifestFileName) +
+                             ": incremental without a base");
     }
     current = base;
   }
   std::reverse(chain.names.begin(), chain.names.end());
   std::reverse(chain.manifests.begin(), chain.manifests.end());
+  return chain;
+}
+
+StatusOr<CheckpointChain> VerifyCheckpoint(const std::string& root, const std::string& name) {
+  ASSIGN_OR_RETURN(CheckpointChain chain, ReadCheckpointChain(root, name));
+  for (size_t c = 0; c < chain.names.size(); ++c) {
+    const std::string dir = JoinPath(root, chain.names[c]);
+    for (const ckpt::FileEntry& entry : chain.manifests[c].files()) {
+      RETURN_IF_ERROR(VerifyFileDigest(JoinPath(dir, entry.name()), EntryDigest(entry)));
+    }
+  }
   return chain;
 }
 

@@ -57,6 +57,12 @@ struct CheckpointChain {
 // step first. An absent root is an empty list.
 StatusOr<std::vector<std::string>> ListCheckpoints(const std::string& root);
 
+// Reads the manifests of root/name and of its bases (each checked by its
+// envelope's CRC) without reading the other files: for a rank that was told
+// which checkpoint to load by one that verified it. Corruption for a broken
+// chain; NotFound when root/name has no manifest.
+StatusOr<CheckpointChain> ReadCheckpointChain(const std::string& root, const std::string& name);
+
 // Reads the manifest of root/name and of its bases, and checks every file
 // of every checkpoint in the chain against the manifests' sizes and CRCs.
 // Corruption (naming the file) for any mismatch, a missing file or a broken
