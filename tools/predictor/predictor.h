@@ -26,8 +26,8 @@ namespace dips {
 
 struct PredictorOptions {
   // Score runs the model on at most this many samples at a time; larger
-  // inputs are split. Scores do not depend on it (every sample is scored
-  // on its own; batching only shares the matrix work). >= 1.
+  // inputs are split. Every sample is scored on its own, so scores depend
+  // on it only through the matrix kernels' summation order (~1e-7). >= 1.
   int max_batch = 256;
 };
 
