@@ -84,13 +84,7 @@ StatusOr<TrainerOptions> TrainerOptionsFromFlags() {
   o.model.din_softmax = FLAGS_din_softmax;
   ASSIGN_OR_RETURN(o.model.evolution, ParseEvolutionKind(FLAGS_evolution));
   o.model.aux_loss_weight = static_cast<float>(FLAGS_aux_loss_weight);
-  if (FLAGS_aux_net == "mlp") {
-    o.model.aux_net = AuxNetKind::kMlp;
-  } else if (FLAGS_aux_net == "inner_product") {
-    o.model.aux_net = AuxNetKind::kInnerProduct;
-  } else {
-    return InvalidArgumentError("--aux_net must be mlp or inner_product, not " + FLAGS_aux_net);
-  }
+  ASSIGN_OR_RETURN(o.model.aux_net, ParseAuxNetKind(FLAGS_aux_net));
   o.train_files = SplitCommas(FLAGS_train);
   o.test_files = SplitCommas(FLAGS_test);
   if (o.train_files.empty()) return InvalidArgumentError("--train is required");
