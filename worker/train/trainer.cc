@@ -214,8 +214,11 @@ class TrainerImpl : public Trainer {
     return report;
   }
 
-  StatusOr<EvalMetrics> Evaluate() override {
+  StatusOr<EvalMetrics> Evaluate() override { return EvaluateWithScores(nullptr); }
+
+  StatusOr<EvalMetrics> EvaluateWithScores(std::vector<float>* probs) override {
     if (test_stream_ == nullptr) return FailedPreconditionError("no test files given");
+    if (probs != nullptr) probs->clear();
     // Every row push of this worker is applied before evaluating, and (in a
     // distributed job) every other worker's too: all drain, then meet.
     for (auto& rep : replicas_) RETURN_IF_ERROR(DrainPushes(rep.get(), 0));
@@ -242,6 +245,10 @@ class TrainerImpl : public Trainer {
                             rep.batch.user_keys.data(), rep.batch.size);
       }
       for (int r = 0; r < got; ++r) RETURN_IF_ERROR(replicas_[r]->status);
+      // Replica r took the r-th batch: this keeps the file order.
+      for (int r = 0; r < got && probs != nullptr; ++r) {
+        probs->insert(probs->end(), replicas_[r]->probs.begin(), replicas_[r]->probs.end());
+      }
     }
     for (size_t r = 1; r < accumulators.size(); ++r) accumulators[0].Merge(accumulators[r]);
     return accumulators[0].Compute();

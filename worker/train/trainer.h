@@ -99,6 +99,9 @@ class Trainer {
   virtual StatusOr<TrainReport> Train() = 0;
   // One pass over the test files with the current parameters.
   virtual StatusOr<EvalMetrics> Evaluate() = 0;
+  // The same, also returning every test sample's click probability in file
+  // order (what a serving predictor must reproduce).
+  virtual StatusOr<EvalMetrics> EvaluateWithScores(std::vector<float>* probs) = 0;
 };
 
 }  // namespace dips
