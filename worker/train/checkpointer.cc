@@ -1,5 +1,6 @@
 #include "worker/train/checkpointer.h"
 
+#include <algorithm>
 #include <chrono>
 #include <utility>
 
@@ -24,6 +25,41 @@ void AddEntry(const std::string& name, const FileDigest& digest, uint64_t rows,
 }
 
 }  // namespace
+
+ckpt::DenseState PackDenseState(const std::vector<float>& params, DenseOptimizerKind kind,
+                                const DenseOptimizer& optimizer,
+                                const std::vector<float>& dice_state) {
+  ckpt::DenseState dense;
+  dense.mutable_params()->Add(params.begin(), params.end());
+  dense.set_dense_optimizer(DenseOptimizerName(kind));
+  dense.set_optimizer_steps(optimizer.steps());
+  dense.mutable_first_moment()->Add(optimizer.first_moment().begin(),
+                                    optimizer.first_moment().end());
+  dense.mutable_second_moment()->Add(optimizer.second_moment().begin(),
+                                     optimizer.second_moment().end());
+  dense.mutable_dice_state()->Add(dice_state.begin(), dice_state.end());
+  return dense;
+}
+
+Status UnpackDenseState(const ckpt::DenseState& dense, DenseOptimizerKind kind,
+                        std::vector<float>* params, DenseOptimizer* optimizer) {
+  if (static_cast<size_t>(dense.params_size()) != params->size()) {
+    return InvalidArgumentError("checkpoint holds " + std::to_string(dense.params_size()) +
+                                " dense parameters; this model has " +
+                                std::to_string(params->size()));
+  }
+  if (dense.dense_optimizer() != DenseOptimizerName(kind)) {
+    return InvalidArgumentError("checkpoint was trained with dense optimiser " +
+                                dense.dense_optimizer() + ", this job uses " +
+                                DenseOptimizerName(kind));
+  }
+  RETURN_IF_ERROR(optimizer->Restore(
+      dense.optimizer_steps(),
+      std::vector<float>(dense.first_moment().begin(), dense.first_moment().end()),
+      std::vector<float>(dense.second_moment().begin(), dense.second_moment().end())));
+  std::copy(dense.params().begin(), dense.params().end(), params->begin());
+  return Status::OK();
+}
 
 Checkpointer::Checkpointer(const CheckpointOptions& options, const CheckpointJobInfo& job,
                            EmbeddingStore* store, DenseSync* dense_sync)

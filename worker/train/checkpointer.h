@@ -23,6 +23,7 @@
 #include "proto/checkpoint.pb.h"
 #include "ps/checkpoint/checkpoint.h"
 #include "worker/dist/dense_sync.h"
+#include "worker/train/dense_optimizer.h"
 #include "worker/train/embedding_store.h"
 
 namespace dips {
@@ -60,6 +61,15 @@ struct RestoredTraining {
   ckpt::DenseState dense;
   ckpt::WorkerState worker;
 };
+
+// The replicated dense state as a checkpoint stores it, and back.
+// Unpack: InvalidArgument (naming what differs) unless the state fits this
+// model's parameter count and dense optimiser.
+ckpt::DenseState PackDenseState(const std::vector<float>& params, DenseOptimizerKind kind,
+                                const DenseOptimizer& optimizer,
+                                const std::vector<float>& dice_state);
+Status UnpackDenseState(const ckpt::DenseState& dense, DenseOptimizerKind kind,
+                        std::vector<float>* params, DenseOptimizer* optimizer);
 
 class Checkpointer {
  public:

@@ -270,20 +270,12 @@ class TrainerImpl : public Trainer {
     if (!restored.has_value()) return Status::OK();
     const ckpt::DenseState& dense = restored->dense;
     const ckpt::WorkerState& worker = restored->worker;
-    if (static_cast<size_t>(dense.params_size()) != params_.size() ||
-        static_cast<size_t>(worker.dice_state_size()) != eval_state_.size()) {
+    if (static_cast<size_t>(worker.dice_state_size()) != eval_state_.size()) {
       return InvalidArgumentError("checkpoint " + restored->chain.newest_dir() +
-                                  " holds dense state of another size than this model's");
+                                  " holds Dice statistics of another size than this model's");
     }
-    if (dense.dense_optimizer() != DenseOptimizerName(options_.dense_optimizer.kind)) {
-      return InvalidArgumentError("checkpoint " + restored->chain.newest_dir() +
-                                  " was trained with dense optimiser " + dense.dense_optimizer());
-    }
-    std::copy(dense.params().begin(), dense.params().end(), params_.begin());
-    RETURN_IF_ERROR(dense_optimizer_->Restore(
-        dense.optimizer_steps(),
-        std::vector<float>(dense.first_moment().begin(), dense.first_moment().end()),
-        std::vector<float>(dense.second_moment().begin(), dense.second_moment().end())));
+    RETURN_IF_ERROR(UnpackDenseState(dense, options_.dense_optimizer.kind, &params_,
+                                     dense_optimizer_.get()));
     for (auto& rep : replicas_) {
       std::copy(worker.dice_state().begin(), worker.dice_state().end(), rep->state.begin());
     }
@@ -316,15 +308,8 @@ class TrainerImpl : public Trainer {
   Status SaveCheckpoint(int epoch, int64_t batches, const TrainReport& report) {
     for (auto& rep : replicas_) RETURN_IF_ERROR(DrainPushes(rep.get(), 0));
     AverageStates();
-    ckpt::DenseState dense;
-    dense.mutable_params()->Add(params_.begin(), params_.end());
-    dense.set_dense_optimizer(DenseOptimizerName(options_.dense_optimizer.kind));
-    dense.set_optimizer_steps(dense_optimizer_->steps());
-    const std::vector<float>& m = dense_optimizer_->first_moment();
-    const std::vector<float>& v = dense_optimizer_->second_moment();
-    dense.mutable_first_moment()->Add(m.begin(), m.end());
-    dense.mutable_second_moment()->Add(v.begin(), v.end());
-    dense.mutable_dice_state()->Add(eval_state_.begin(), eval_state_.end());
+    ckpt::DenseState dense = PackDenseState(params_, options_.dense_optimizer.kind,
+                                            *dense_optimizer_, eval_state_);
     ckpt::WorkerState worker;
     worker.set_epoch(epoch);
     worker.set_batches_in_epoch(batches);
