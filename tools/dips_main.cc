@@ -29,6 +29,12 @@ const Subcommand kSubcommands[] = {
     {"gen", "write the built-in synthetic behaviour dataset", "tools/gen_main", dips::RunGen},
     {"convert", "convert MovieLens or Amazon raw data into behaviour logs",
      "tools/convert_main", dips::RunConvert},
+    {"export", "checkpoint -> serving bundle (sorted rows, dense model, manifest)",
+     "tools/export_main", dips::RunExport},
+    {"predict",
+     "score a behaviour log with a serving bundle, one probability per line "
+     "(--batch_size, default 256)",
+     "tools/predict_main", dips::RunPredict},
 };
 
 void PrintUsage() {

@@ -28,6 +28,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <memory>
@@ -39,10 +40,12 @@
 #include <gflags/gflags.h>
 #include <glog/logging.h>
 
+#include "ps/checkpoint/checkpoint.h"
 #include "ps/server/curve_keys.h"
 #include "ps/server/ps_server.h"
 #include "ps/sparse_table.h"
 #include "tools/subcommands.h"
+#include "worker/client/partitioner.h"
 #include "worker/client/ps_client.h"
 #include "worker/dist/cluster.h"
 #include "worker/dist/dense_sync.h"
@@ -254,12 +257,36 @@ Status NameServerRank(const Status& status, const std::vector<std::string>& endp
   return status;
 }
 
+// Loads this shard's rows of checkpoint `name`: every row file of the chain
+// is read and the rows this shard owns under the job's partitioner are
+// kept, so a checkpoint written by any number of servers loads onto this
+// job's.
+void RestoreShard(Cluster* cluster, const TrainerOptions& train, const std::string& name,
+                  SparseTable* table) {
+  const std::string who = "server rank " + std::to_string(cluster->rank());
+  const CheckpointChain chain = ValueOrAbort(ReadCheckpointChain(train.checkpoint.dir, name),
+                                             who + ": reading checkpoint " + name);
+  const HashPartitioner partitioner(cluster->num_servers());
+  const int shard = cluster->server_index();
+  const auto start = std::chrono::steady_clock::now();
+  const uint64_t rows = ValueOrAbort(
+      RestoreRows(chain, train.table.optimizer.kind,
+                  [&](uint64_t key) { return partitioner.Shard(key) == shard; }, table),
+      who + ": restoring rows");
+  LOG(INFO) << who << ": restored " << rows << " rows of shard " << shard << "/"
+            << cluster->num_servers() << " from " << chain.newest_dir() << " (written by "
+            << chain.newest().num_shards() << " servers) in "
+            << std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count()
+            << " s";
+}
+
 void RunServer(Cluster* cluster, const DistOptions& dist, const TrainerOptions& train,
-               const std::string& host, const JobKeys* keys) {
+               const std::string& host, const JobKeys* keys, const std::string& resume_name) {
   SparseTableOptions table_options = train.table;
   table_options.dim = train.model.embedding_dim;
   std::unique_ptr<SparseTable> table =
       ValueOrAbort(SparseTable::Create(table_options), "creating the server's table");
+  if (!resume_name.empty()) RestoreShard(cluster, train, resume_name, table.get());
 
   PsServerOptions options;
   options.bind_host = dist.bind_all_interfaces ? "*" : host;
@@ -272,6 +299,10 @@ void RunServer(Cluster* cluster, const DistOptions& dist, const TrainerOptions& 
   }
   options.expected_clients = cluster->num_workers();
   options.receive_timeout_ms = dist.server_idle_timeout.count();
+  options.checkpoint_root = train.checkpoint.dir;
+  options.shard_index = static_cast<uint32_t>(cluster->server_index());
+  options.num_shards = static_cast<uint32_t>(cluster->num_servers());
+  options.table_optimizer = train.table.optimizer.kind;
   std::unique_ptr<PsServer> server =
       ValueOrAbort(PsServer::Create(options, table.get()), "starting the parameter server");
   const std::string endpoint = AdvertisedEndpoint(server->endpoint(), host);
@@ -308,7 +339,8 @@ void RunWorker(Cluster* cluster, const DistOptions& dist, TrainerOptions train,
   client_options.client_id = static_cast<uint32_t>(worker);
   std::unique_ptr<PsClient> client =
       ValueOrAbort(PsClient::Create(client_options), "connecting to the parameter servers");
-  std::unique_ptr<EmbeddingStore> store = NewPsClientStore(client.get());
+  std::unique_ptr<EmbeddingStore> store =
+      NewPsClientStore(client.get(), train.checkpoint.timeout.count());
 
   DenseSyncOptions sync_options;
   sync_options.timeout = dist.sync_timeout;
@@ -339,10 +371,14 @@ void RunWorker(Cluster* cluster, const DistOptions& dist, TrainerOptions train,
 }
 
 // Everything after MPI is up; returns only on success.
-void RunRank(const DistOptions& dist, const TrainerOptions& train) {
+void RunRank(const DistOptions& dist, TrainerOptions train) {
   ClusterOptions cluster_options;
   cluster_options.num_servers = dist.num_servers;
   cluster_options.timeout = dist.sync_timeout;
+  const bool resuming = train.checkpoint.resume && !train.checkpoint.dir.empty();
+  // Resuming, rank 0 verifies the checkpoint and servers load it during the
+  // bootstrap, while the other ranks wait in its collectives.
+  if (resuming) cluster_options.timeout = std::max(dist.sync_timeout, train.checkpoint.timeout);
   std::unique_ptr<Cluster> cluster =
       ValueOrAbort(Cluster::Create(cluster_options), "forming the cluster");
   const std::string host =
@@ -358,9 +394,29 @@ void RunRank(const DistOptions& dist, const TrainerOptions& train) {
     keys = std::make_unique<JobKeys>(ValueOrAbort(ParseJobKeys(secret), "reading the job's keys"));
   }
 
+  // Which checkpoint to resume from: rank 0 checks every file of the
+  // candidates (skipping damaged ones) and tells everyone, so all ranks load
+  // the same one. Empty: none yet, a fresh start.
+  std::string resume_name;
+  if (resuming) {
+    if (cluster->rank() == 0) {
+      StatusOr<CheckpointChain> chain = FindLatestCheckpoint(train.checkpoint.dir);
+      if (chain.ok()) {
+        resume_name = chain->names.back();
+      } else if (chain.status().code() != StatusCode::kNotFound) {
+        OkOrAbort(chain.status(), "choosing the checkpoint to resume from");
+      }
+      LOG(INFO) << "resume: " << (resume_name.empty() ? "no checkpoint yet, starting fresh"
+                                                      : "from " + resume_name);
+    }
+    resume_name = ValueOrAbort(cluster->BroadcastSecret(resume_name),
+                               "agreeing on the checkpoint to resume from");
+  }
   if (cluster->is_server()) {
-    RunServer(cluster.get(), dist, train, host, keys.get());
+    RunServer(cluster.get(), dist, train, host, keys.get(), resume_name);
   } else {
+    train.checkpoint.resume = !resume_name.empty();
+    train.checkpoint.resume_name = resume_name;
     RunWorker(cluster.get(), dist, train, keys.get());
   }
 }

@@ -2,6 +2,7 @@
 // read here and only here, and turned into TrainerOptions.
 #include <unistd.h>
 
+#include <chrono>
 #include <cstdio>
 #include <string>
 #include <vector>
@@ -41,6 +42,20 @@ DEFINE_int64(eval_every_steps, 0, "Evaluate every N steps (0: after each epoch)"
 DEFINE_int64(max_steps, 0, "Stop after N steps (0: no limit)");
 DEFINE_string(metrics_out, "", "Append one JSON line per evaluation to this file");
 DEFINE_double(log_every_seconds, 10, "Seconds between progress log lines (non-TTY)");
+DEFINE_string(checkpoint_dir, "",
+              "Write checkpoints under this directory (a path every rank shares in a "
+              "distributed job); empty: no checkpoints");
+DEFINE_int64(checkpoint_every_steps, 0,
+             "Checkpoint every N steps as well as at the end (0: only at the end)");
+DEFINE_int32(keep_checkpoints, 3, "Complete checkpoints kept (plus the chains they need)");
+DEFINE_int32(full_checkpoint_every, 4,
+             "Every Nth checkpoint is full, the others hold only rows changed since the "
+             "previous one (1: always full)");
+DEFINE_bool(resume, false,
+            "Continue from the newest intact checkpoint under --checkpoint_dir (start fresh "
+            "if there is none)");
+DEFINE_int32(checkpoint_timeout_s, 1800,
+             "Bound on writing one checkpoint and, when resuming, on verifying and loading one");
 
 namespace dips {
 namespace {
@@ -69,13 +84,7 @@ StatusOr<TrainerOptions> TrainerOptionsFromFlags() {
   o.model.din_softmax = FLAGS_din_softmax;
   ASSIGN_OR_RETURN(o.model.evolution, ParseEvolutionKind(FLAGS_evolution));
   o.model.aux_loss_weight = static_cast<float>(FLAGS_aux_loss_weight);
-  if (FLAGS_aux_net == "mlp") {
-    o.model.aux_net = AuxNetKind::kMlp;
-  } else if (FLAGS_aux_net == "inner_product") {
-    o.model.aux_net = AuxNetKind::kInnerProduct;
-  } else {
-    return InvalidArgumentError("--aux_net must be mlp or inner_product, not " + FLAGS_aux_net);
-  }
+  ASSIGN_OR_RETURN(o.model.aux_net, ParseAuxNetKind(FLAGS_aux_net));
   o.train_files = SplitCommas(FLAGS_train);
   o.test_files = SplitCommas(FLAGS_test);
   if (o.train_files.empty()) return InvalidArgumentError("--train is required");
@@ -98,6 +107,19 @@ StatusOr<TrainerOptions> TrainerOptionsFromFlags() {
   o.metrics_out = FLAGS_metrics_out;
   o.log_every_seconds = FLAGS_log_every_seconds;
   o.progress_line = isatty(STDERR_FILENO) != 0;
+  o.checkpoint.dir = FLAGS_checkpoint_dir;
+  o.checkpoint.every_steps = FLAGS_checkpoint_every_steps;
+  o.checkpoint.keep = FLAGS_keep_checkpoints;
+  o.checkpoint.full_every = FLAGS_full_checkpoint_every;
+  o.checkpoint.resume = FLAGS_resume;
+  o.checkpoint.timeout = std::chrono::seconds(FLAGS_checkpoint_timeout_s);
+  if (o.checkpoint.every_steps < 0) return InvalidArgumentError("--checkpoint_every_steps must be >= 0");
+  if (o.checkpoint.keep < 1) return InvalidArgumentError("--keep_checkpoints must be >= 1");
+  if (o.checkpoint.full_every < 1) return InvalidArgumentError("--full_checkpoint_every must be >= 1");
+  if (FLAGS_checkpoint_timeout_s < 1) return InvalidArgumentError("--checkpoint_timeout_s must be >= 1");
+  if (o.checkpoint.resume && o.checkpoint.dir.empty()) {
+    return InvalidArgumentError("--resume needs --checkpoint_dir");
+  }
   return o;
 }
 

@@ -49,7 +49,7 @@ class PsServerImpl : public PsServer {
   PsServerImpl(const PsServerOptions& options, SparseTable* table)
       : options_(options),
         table_(table),
-        handler_(table, options.expected_clients, options.max_message_bytes, &counters_) {}
+        handler_(table, options, &counters_) {}
 
   ~PsServerImpl() override {
     if (wake_fd_ >= 0) close(wake_fd_);
@@ -307,6 +307,9 @@ Status ValidatePsServerOptions(const PsServerOptions& options) {
   }
   if (options.max_message_bytes < 1) return InvalidArgumentError("max_message_bytes must be >= 1");
   if (options.linger_ms < 0) return InvalidArgumentError("linger_ms must be >= 0");
+  if (options.num_shards < 1 || options.shard_index >= options.num_shards) {
+    return InvalidArgumentError("shard_index must be in [0, num_shards)");
+  }
   if (options.disable_curve) return Status::OK();
   RETURN_IF_ERROR(ValidateCurveKeyPair({options.curve_public_key, options.curve_secret_key}));
   for (const std::string& key : options.allowed_client_public_keys) {

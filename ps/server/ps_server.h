@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "common/status.h"
+#include "ps/sparse_optimizer.h"
 #include "ps/sparse_table.h"
 
 namespace dips {
@@ -62,6 +63,16 @@ struct PsServerOptions {
   int64_t max_message_bytes = int64_t{1} << 30;
   // How long Run's return waits for queued replies to reach their clients.
   int linger_ms = 1000;
+
+  // Checkpoints (docs/checkpoints.md). A CHECKPOINT request writes this
+  // shard's rows to checkpoint_root/<name>/shard-<index>-of-<count>.rows;
+  // the client names only the checkpoint, never a path. Empty root: such
+  // requests are refused.
+  std::string checkpoint_root;
+  uint32_t shard_index = 0;
+  uint32_t num_shards = 1;
+  // The table's optimiser: fixes the optimiser state stored with each row.
+  SparseOptimizerKind table_optimizer = SparseOptimizerKind::kAdam;
 };
 
 // InvalidArgument for out-of-range fields or invalid/mismatched CURVE keys.

@@ -4,6 +4,9 @@
 #include <string>
 #include <utility>
 
+#include "ps/checkpoint/checkpoint.h"
+#include "ps/checkpoint/row_file.h"
+
 namespace dips {
 namespace {
 
@@ -55,11 +58,12 @@ PsServerCounters ServerCounterCells::Snapshot() const {
   return c;
 }
 
-RequestHandler::RequestHandler(SparseTable* table, int expected_clients,
-                               int64_t max_reply_bytes, ServerCounterCells* counters)
+RequestHandler::RequestHandler(SparseTable* table, const PsServerOptions& options,
+                               ServerCounterCells* counters)
     : table_(table),
-      expected_clients_(expected_clients),
-      max_reply_bytes_(max_reply_bytes),
+      expected_clients_(options.expected_clients),
+      max_reply_bytes_(options.max_message_bytes),
+      options_(options),
       counters_(counters) {}
 
 bool RequestHandler::Handle(Multipart& request, std::vector<Multipart>* out) {
@@ -120,6 +124,11 @@ bool RequestHandler::Handle(Multipart& request, std::vector<Multipart>* out) {
         status = frames == 1 ? Status::OK()
                              : InvalidArgumentError(FrameCountError("SHUTDOWN", 1, frames));
         if (status.ok()) stop = RecordShutdown(header.client_id());
+        break;
+      case wire::CHECKPOINT:
+        status = frames == 1 ? Status::OK()
+                             : InvalidArgumentError(FrameCountError("CHECKPOINT", 1, frames));
+        if (status.ok()) status = Checkpoint(header, &response);
         break;
       default:
         status = InvalidArgumentError("unknown request kind " +
@@ -238,6 +247,38 @@ void RequestHandler::FillStats(wire::ResponseHeader* response) const {
   s->set_requests_rejected(c.requests_rejected);
   s->set_handshake_failures(c.handshake_failures);
   s->set_auth_denied(c.auth_denied);
+}
+
+Status RequestHandler::Checkpoint(const wire::RequestHeader& header,
+                                  wire::ResponseHeader* response) {
+  if (options_.checkpoint_root.empty()) {
+    return FailedPreconditionError("this server has no checkpoint directory");
+  }
+  // Only a checkpoint name, never a path: a client cannot make the server
+  // write outside its checkpoint root.
+  const std::string& name = header.checkpoint_name();
+  if (name.size() != 17 || name.compare(0, 5, "ckpt-") != 0 ||
+      name.find_first_not_of("0123456789", 5) != std::string::npos ||
+      CheckpointName(std::stoll(name.substr(5))) != name) {
+    return InvalidArgumentError("bad checkpoint name '" + name + "'");
+  }
+  const std::string dir = JoinPath(options_.checkpoint_root, name);
+  RETURN_IF_ERROR(MakeDirs(dir));
+  RowFileOptions row_options;
+  row_options.optimizer = options_.table_optimizer;
+  row_options.since_step = header.since_step();
+  row_options.shard_index = options_.shard_index;
+  row_options.num_shards = options_.num_shards;
+  const std::string file = ShardFileName(options_.shard_index, options_.num_shards);
+  ASSIGN_OR_RETURN(RowFileInfo info, WriteRowFile(*table_, row_options, JoinPath(dir, file)));
+  wire::ShardFile* out = response->mutable_shard_file();
+  out->set_name(file);
+  out->set_bytes(info.digest.bytes);
+  out->set_crc32(info.digest.crc32);
+  out->set_rows(info.rows);
+  LOG(INFO) << "shard " << options_.shard_index << " wrote " << info.rows << " rows ("
+            << info.digest.bytes << " bytes) to " << JoinPath(dir, file);
+  return Status::OK();
 }
 
 Status RequestHandler::Barrier(const wire::RequestHeader& header, zmq::message_t& identity,

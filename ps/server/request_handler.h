@@ -39,9 +39,10 @@ struct ServerCounterCells {
 
 class RequestHandler {
  public:
-  // `table` and `counters` are borrowed. Replies larger than
-  // `max_reply_bytes` are refused with ResourceExhausted.
-  RequestHandler(SparseTable* table, int expected_clients, int64_t max_reply_bytes,
+  // `table` and `counters` are borrowed. From `options`: expected_clients,
+  // max_message_bytes (replies larger are refused with ResourceExhausted)
+  // and the checkpoint fields.
+  RequestHandler(SparseTable* table, const PsServerOptions& options,
                  ServerCounterCells* counters);
 
   // Handles one request (identity, header, bulk frames; consumed) and appends
@@ -56,6 +57,8 @@ class RequestHandler {
   Status Pull(const wire::RequestHeader& header, Multipart& request, Multipart* reply);
   Status Push(const wire::RequestHeader& header, Multipart& request);
   void FillStats(wire::ResponseHeader* response) const;
+  // Writes this shard's row file into the named checkpoint directory.
+  Status Checkpoint(const wire::RequestHeader& header, wire::ResponseHeader* response);
   // Records a barrier arrival; appends every waiting reply once all arrived.
   Status Barrier(const wire::RequestHeader& header, zmq::message_t& identity,
                  const wire::ResponseHeader& response, std::vector<Multipart>* out);
@@ -64,6 +67,7 @@ class RequestHandler {
   SparseTable* const table_;
   const int expected_clients_;
   const int64_t max_reply_bytes_;
+  const PsServerOptions options_;  // checkpoint root and shard identity
   ServerCounterCells* const counters_;
 
   std::mutex mu_;

@@ -13,45 +13,10 @@
 
 #include <gtest/gtest.h>
 
+#include "tests/train/toy_dataset.h"
+
 namespace dips {
 namespace {
-
-constexpr int kCategories = 10;
-constexpr int kItems = 200;
-
-std::string Item(int i) { return "i" + std::to_string(i); }
-std::string Category(int item) { return "c" + std::to_string(item % kCategories); }
-
-void WriteDataset(const std::string& path, int lines, uint64_t seed) {
-  std::mt19937_64 rng(seed);
-  std::ofstream out(path);
-  for (int n = 0; n < lines; ++n) {
-    const int user = static_cast<int>(rng() % 300);
-    const int fav_a = user % kCategories;
-    const int fav_b = (user / kCategories) % kCategories;
-    // Items whose category is c are c, c + 10, c + 20, ...
-    auto item_of = [&](int category) {
-      return category + kCategories * static_cast<int>(rng() % (kItems / kCategories));
-    };
-    const int length = 3 + static_cast<int>(rng() % 12);
-    std::string items, cats;
-    for (int t = 0; t < length; ++t) {
-      const int it = item_of(rng() % 2 ? fav_a : fav_b);
-      if (t > 0) {
-        items += '\x02';
-        cats += '\x02';
-      }
-      items += Item(it);
-      cats += Category(it);
-    }
-    const bool liked = rng() % 2 == 0;
-    const int target = liked ? item_of(rng() % 2 ? fav_a : fav_b) : item_of(rng() % kCategories);
-    const bool matches = target % kCategories == fav_a || target % kCategories == fav_b;
-    const bool label = std::uniform_real_distribution<double>(0, 1)(rng) < (matches ? 0.9 : 0.1);
-    out << (label ? "1" : "0") << '\t' << "u" << user << '\t' << Item(target) << '\t'
-        << Category(target) << '\t' << items << '\t' << cats << '\n';
-  }
-}
 
 class TrainerTest : public ::testing::Test {
  protected:
@@ -135,7 +100,7 @@ TEST_F(TrainerTest, ExternalStoreWithBoundedStalenessLearnsAndFillsTheTable) {
   table_options.dim = 8;
   auto table = SparseTable::Create(table_options);
   ASSERT_TRUE(table.ok());
-  std::unique_ptr<EmbeddingStore> store = NewTableStore(table->get());
+  std::unique_ptr<EmbeddingStore> store = NewTableStore(table->get(), table_options.optimizer.kind);
   TrainerOptions o = Options(ModelKind::kDin, 2);
   o.store = store.get();
   o.max_staleness = 3;

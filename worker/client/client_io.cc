@@ -129,8 +129,10 @@ void ClientIo::SendQueued() {
     std::lock_guard<std::mutex> lock(queue_mu_);
     queued.swap(queue_);
   }
-  const auto deadline = Clock::now() + std::chrono::milliseconds(options_.request_timeout_ms);
+  const auto now = Clock::now();
   for (ShardRequest& r : queued) {
+    const auto deadline = now + std::chrono::milliseconds(r.timeout_ms > 0 ? r.timeout_ms
+                                                          : options_.request_timeout_ms);
     zmq::socket_t& socket = sockets_[r.shard];
     Status status;
     try {
@@ -211,6 +213,14 @@ Status ClientIo::ReadReply(int shard, std::vector<zmq::message_t>& reply,
     case wire::STATS:
       FillShardStats(header, pending.request.stats);
       return Status::OK();
+    case wire::CHECKPOINT: {
+      ShardCheckpointFile* out = pending.request.shard_file;
+      out->name = header.shard_file().name();
+      out->bytes = header.shard_file().bytes();
+      out->crc32 = header.shard_file().crc32();
+      out->rows = header.shard_file().rows();
+      return Status::OK();
+    }
     default:
       return Status::OK();
   }

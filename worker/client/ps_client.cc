@@ -67,6 +67,9 @@ class PsClientImpl : public PsClient {
   StatusOr<ShardStats> Stats(int shard) override;
   Status Barrier() override;
   Status Shutdown() override;
+  StatusOr<std::vector<ShardCheckpointFile>> Checkpoint(const std::string& name,
+                                                        int64_t since_step,
+                                                        int64_t timeout_ms) override;
 
  private:
   // Per shard, the positions (into the caller's arrays) of its keys. When
@@ -225,6 +228,28 @@ Status PsClientImpl::Shutdown() {
   }
   io_.Submit(std::move(requests));
   return tickets_.Wait(ticket);
+}
+
+StatusOr<std::vector<ShardCheckpointFile>> PsClientImpl::Checkpoint(const std::string& name,
+                                                                    int64_t since_step,
+                                                                    int64_t timeout_ms) {
+  if (timeout_ms <= 0) return InvalidArgumentError("checkpoint timeout must be > 0");
+  std::vector<ShardCheckpointFile> files(num_shards());
+  const Ticket ticket = tickets_.Open(num_shards());
+  std::vector<ShardRequest> requests;
+  for (int s = 0; s < num_shards(); ++s) {
+    ShardRequest r = NewRequest(ticket, s, wire::CHECKPOINT);
+    wire::RequestHeader header = NewHeader(wire::CHECKPOINT, r.request_id);
+    header.set_checkpoint_name(name);
+    header.set_since_step(since_step);
+    r.frames.push_back(HeaderFrame(header));
+    r.shard_file = &files[s];
+    r.timeout_ms = timeout_ms;
+    requests.push_back(std::move(r));
+  }
+  io_.Submit(std::move(requests));
+  RETURN_IF_ERROR(tickets_.Wait(ticket));
+  return files;
 }
 
 }  // namespace

@@ -74,6 +74,14 @@ struct ShardStats {
   uint64_t auth_denied = 0;
 };
 
+// What a shard wrote for a CHECKPOINT request (wire::ShardFile).
+struct ShardCheckpointFile {
+  std::string name;  // relative to the checkpoint directory
+  uint64_t bytes = 0;
+  uint32_t crc32 = 0;
+  uint64_t rows = 0;
+};
+
 class PsClient {
  public:
   // Connects (lazily, as ZeroMQ does) to every shard; no server needs to be
@@ -105,6 +113,14 @@ class PsClient {
   // Blocks until expected_clients clients (by client_id) reached the
   // barrier; counted on shard 0. Subject to request_timeout_ms.
   virtual Status Barrier() = 0;
+  // Asks every shard at once to write its rows updated after since_step
+  // (-1: all pushed rows) into checkpoint `name` under the server's own
+  // checkpoint root, and waits up to timeout_ms (> 0) for all of them.
+  // Returns one entry per shard, in shard order. The caller must have
+  // quiesced pushes for the checkpoint to be consistent.
+  virtual StatusOr<std::vector<ShardCheckpointFile>> Checkpoint(const std::string& name,
+                                                                int64_t since_step,
+                                                                int64_t timeout_ms) = 0;
   // Tells every shard this client is done; a server stops once all its
   // expected clients said so. Returns when every shard acknowledged.
   virtual Status Shutdown() = 0;

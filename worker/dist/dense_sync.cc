@@ -38,12 +38,12 @@ Status DenseSync::Begin(size_t n, std::string_view op, std::string_view what) co
 }
 
 Status DenseSync::Await(MPI_Request* request, std::string_view op, std::string_view what,
-                        size_t n) {
+                        size_t n, std::chrono::milliseconds timeout) {
   const std::string description = "DenseSync::" + std::string(op) + "(" + std::string(what) +
                                   ", " + std::to_string(n) + " floats) among " +
                                   std::to_string(num_workers_) + " workers, on worker " +
                                   std::to_string(worker_index_);
-  Status status = dist_internal::WaitWithDeadline(request, options_.timeout, description);
+  Status status = dist_internal::WaitWithDeadline(request, timeout, description);
   if (status.code() == StatusCode::kDeadlineExceeded) failed_ = true;
   return status;
 }
@@ -56,7 +56,7 @@ Status DenseSync::Average(float* data, size_t n, std::string_view what) {
       MPI_Iallreduce(MPI_IN_PLACE, data, static_cast<int>(n), MPI_FLOAT, MPI_SUM, workers_,
                      &request),
       "DenseSync::Average: MPI_Iallreduce"));
-  RETURN_IF_ERROR(Await(&request, "Average", what, n));
+  RETURN_IF_ERROR(Await(&request, "Average", what, n, options_.timeout));
   // Every worker holds the same sum (MPI's reduction result is one value),
   // and the same multiplication keeps the replicas bit-identical.
   const float scale = 1.0f / static_cast<float>(num_workers_);
@@ -81,7 +81,7 @@ Status DenseSync::BroadcastFromFirstWorker(float* data, size_t n, std::string_vi
   RETURN_IF_ERROR(MpiErrorToStatus(
       MPI_Iallreduce(MPI_IN_PLACE, sizes.get(), 2, MPI_INT64_T, MPI_MAX, workers_, &request),
       "DenseSync::BroadcastFromFirstWorker: MPI_Iallreduce(sizes)"));
-  Status waited = Await(&request, "BroadcastFromFirstWorker[size check]", what, n);
+  Status waited = Await(&request, "BroadcastFromFirstWorker[size check]", what, n, options_.timeout);
   if (!waited.ok()) {
     if (failed_) sizes.release();  // still owned by the pending reduction
     return waited;
@@ -95,9 +95,22 @@ Status DenseSync::BroadcastFromFirstWorker(float* data, size_t n, std::string_vi
   RETURN_IF_ERROR(MpiErrorToStatus(
       MPI_Ibcast(data, static_cast<int>(n), MPI_FLOAT, 0, workers_, &request),
       "DenseSync::BroadcastFromFirstWorker: MPI_Ibcast"));
-  RETURN_IF_ERROR(Await(&request, "BroadcastFromFirstWorker", what, n));
+  RETURN_IF_ERROR(Await(&request, "BroadcastFromFirstWorker", what, n, options_.timeout));
   stats_.collectives += 1;
   stats_.floats += static_cast<int64_t>(n);
+  stats_.wait_seconds +=
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  return Status::OK();
+}
+
+Status DenseSync::Barrier(std::string_view what, std::chrono::milliseconds timeout) {
+  RETURN_IF_ERROR(Begin(0, "Barrier", what));
+  const auto start = std::chrono::steady_clock::now();
+  MPI_Request request;
+  RETURN_IF_ERROR(MpiErrorToStatus(MPI_Ibarrier(workers_, &request),
+                                   "DenseSync::Barrier: MPI_Ibarrier"));
+  RETURN_IF_ERROR(Await(&request, "Barrier", what, 0, timeout));
+  stats_.collectives += 1;
   stats_.wait_seconds +=
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   return Status::OK();

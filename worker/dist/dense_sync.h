@@ -73,6 +73,11 @@ class DenseSync {
   // Average relies on the layout agreed here.
   Status BroadcastFromFirstWorker(float* data, size_t n, std::string_view what);
 
+  // Returns once every worker has called it, or DeadlineExceeded after
+  // `timeout` (longer than DenseSyncOptions::timeout where one worker does
+  // slow work, such as a checkpoint, while the others wait).
+  Status Barrier(std::string_view what, std::chrono::milliseconds timeout);
+
  private:
   DenseSync(MPI_Comm workers, const DenseSyncOptions& options, int num_workers, int worker_index)
       : workers_(workers), options_(options), num_workers_(num_workers),
@@ -81,7 +86,8 @@ class DenseSync {
   // Validates state and size; the common start of every operation.
   Status Begin(size_t n, std::string_view op, std::string_view what) const;
   // Bounded wait; a timeout makes this DenseSync unusable.
-  Status Await(MPI_Request* request, std::string_view op, std::string_view what, size_t n);
+  Status Await(MPI_Request* request, std::string_view op, std::string_view what, size_t n,
+               std::chrono::milliseconds timeout);
 
   const MPI_Comm workers_;
   const DenseSyncOptions options_;

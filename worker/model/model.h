@@ -30,7 +30,12 @@ enum class EvolutionKind { kAugru, kAgru, kAigru };
 StatusOr<ModelKind> ParseModelKind(const std::string& name);
 const char* ModelKindName(ModelKind kind);
 StatusOr<HiddenActivation> ParseHiddenActivation(const std::string& name);
+const char* HiddenActivationName(HiddenActivation activation);
 StatusOr<EvolutionKind> ParseEvolutionKind(const std::string& name);
+const char* EvolutionKindName(EvolutionKind kind);
+// "mlp" | "inner_product" (the --aux_net flag's values).
+StatusOr<AuxNetKind> ParseAuxNetKind(const std::string& name);
+const char* AuxNetKindName(AuxNetKind kind);
 
 struct ModelConfig {
   ModelKind kind = ModelKind::kDin;

@@ -32,11 +32,51 @@ StatusOr<HiddenActivation> ParseHiddenActivation(const std::string& name) {
   return InvalidArgumentError("unknown activation '" + name + "' (want sigmoid, prelu or dice)");
 }
 
+const char* HiddenActivationName(HiddenActivation activation) {
+  switch (activation) {
+    case HiddenActivation::kSigmoid:
+      return "sigmoid";
+    case HiddenActivation::kPrelu:
+      return "prelu";
+    case HiddenActivation::kDice:
+      return "dice";
+  }
+  return "unknown";
+}
+
 StatusOr<EvolutionKind> ParseEvolutionKind(const std::string& name) {
   if (name == "augru") return EvolutionKind::kAugru;
   if (name == "agru") return EvolutionKind::kAgru;
   if (name == "aigru") return EvolutionKind::kAigru;
   return InvalidArgumentError("unknown evolution '" + name + "' (want augru, agru or aigru)");
+}
+
+const char* EvolutionKindName(EvolutionKind kind) {
+  switch (kind) {
+    case EvolutionKind::kAugru:
+      return "augru";
+    case EvolutionKind::kAgru:
+      return "agru";
+    case EvolutionKind::kAigru:
+      return "aigru";
+  }
+  return "unknown";
+}
+
+StatusOr<AuxNetKind> ParseAuxNetKind(const std::string& name) {
+  if (name == "mlp") return AuxNetKind::kMlp;
+  if (name == "inner_product") return AuxNetKind::kInnerProduct;
+  return InvalidArgumentError("unknown auxiliary net '" + name + "' (want mlp or inner_product)");
+}
+
+const char* AuxNetKindName(AuxNetKind kind) {
+  switch (kind) {
+    case AuxNetKind::kMlp:
+      return "mlp";
+    case AuxNetKind::kInnerProduct:
+      return "inner_product";
+  }
+  return "unknown";
 }
 
 namespace {

@@ -47,6 +47,10 @@ class BatchStream {
   // Rewinds the reader and starts producing the batches of a new pass.
   // Stops a pass still in progress.
   Status StartPass();
+  // The index of the pass the next StartPass starts (its shuffle seed is
+  // shuffle_seed + pass); passes count up from 0. A resumed job sets it to
+  // repeat the order its checkpoint's pass had.
+  void set_next_pass(uint64_t pass) { passes_ = pass; }
 
   // Swaps the next batch of the pass into *batch (its old buffers are
   // recycled). Returns false at the end of the pass, or the reader's error

@@ -4,6 +4,8 @@
 #include <unordered_map>
 
 #include "common/thread_annotations.h"
+#include "ps/checkpoint/checkpoint.h"
+#include "ps/checkpoint/row_file.h"
 #include "ps/sparse_table.h"
 #include "worker/client/ps_client.h"
 
@@ -14,7 +16,8 @@ namespace {
 // waits in a map for its Wait.
 class TableStore : public EmbeddingStore {
  public:
-  explicit TableStore(SparseTable* table) : table_(table) {}
+  TableStore(SparseTable* table, SparseOptimizerKind optimizer)
+      : table_(table), optimizer_(optimizer) {}
 
   uint64_t Pull(const uint64_t* keys, size_t n, bool create_missing, float* values,
                 uint64_t* counts) override {
@@ -36,6 +39,20 @@ class TableStore : public EmbeddingStore {
     return status;
   }
 
+  StatusOr<std::vector<SavedFile>> SaveRows(const std::string& root, const std::string& name,
+                                            int64_t since_step) override {
+    RowFileOptions options;
+    options.optimizer = optimizer_;
+    options.since_step = since_step;
+    SavedFile file;
+    file.name = ShardFileName(0, 1);
+    ASSIGN_OR_RETURN(RowFileInfo info,
+                     WriteRowFile(*table_, options, JoinPath(JoinPath(root, name), file.name)));
+    file.digest = info.digest;
+    file.rows = info.rows;
+    return std::vector<SavedFile>{file};
+  }
+
  private:
   uint64_t Record(Status status) {
     std::lock_guard<std::mutex> lock(mu_);
@@ -45,6 +62,7 @@ class TableStore : public EmbeddingStore {
   }
 
   SparseTable* const table_;
+  const SparseOptimizerKind optimizer_;
   std::mutex mu_;
   uint64_t last_ticket_ GUARDED_BY(mu_) = 0;
   std::unordered_map<uint64_t, Status> done_ GUARDED_BY(mu_);
@@ -52,7 +70,8 @@ class TableStore : public EmbeddingStore {
 
 class PsClientStore : public EmbeddingStore {
  public:
-  explicit PsClientStore(PsClient* client) : client_(client) {}
+  PsClientStore(PsClient* client, int64_t checkpoint_timeout_ms)
+      : client_(client), checkpoint_timeout_ms_(checkpoint_timeout_ms) {}
 
   uint64_t Pull(const uint64_t* keys, size_t n, bool create_missing, float* values,
                 uint64_t* counts) override {
@@ -64,18 +83,31 @@ class PsClientStore : public EmbeddingStore {
   }
   Status Wait(uint64_t ticket) override { return client_->Wait(ticket); }
 
+  StatusOr<std::vector<SavedFile>> SaveRows(const std::string& /*root*/, const std::string& name,
+                                            int64_t since_step) override {
+    ASSIGN_OR_RETURN(std::vector<ShardCheckpointFile> shards,
+                     client_->Checkpoint(name, since_step, checkpoint_timeout_ms_));
+    std::vector<SavedFile> files;
+    for (const ShardCheckpointFile& shard : shards) {
+      files.push_back(SavedFile{shard.name, FileDigest{shard.bytes, shard.crc32}, shard.rows});
+    }
+    return files;
+  }
+
  private:
   PsClient* const client_;
+  const int64_t checkpoint_timeout_ms_;
 };
 
 }  // namespace
 
-std::unique_ptr<EmbeddingStore> NewTableStore(SparseTable* table) {
-  return std::make_unique<TableStore>(table);
+std::unique_ptr<EmbeddingStore> NewTableStore(SparseTable* table, SparseOptimizerKind optimizer) {
+  return std::make_unique<TableStore>(table, optimizer);
 }
 
-std::unique_ptr<EmbeddingStore> NewPsClientStore(PsClient* client) {
-  return std::make_unique<PsClientStore>(client);
+std::unique_ptr<EmbeddingStore> NewPsClientStore(PsClient* client,
+                                                 int64_t checkpoint_timeout_ms) {
+  return std::make_unique<PsClientStore>(client, checkpoint_timeout_ms);
 }
 
 }  // namespace dips

@@ -10,8 +10,12 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <string>
+#include <vector>
 
 #include "common/status.h"
+#include "ps/checkpoint/file_io.h"
+#include "ps/sparse_optimizer.h"
 
 namespace dips {
 
@@ -33,12 +37,28 @@ class EmbeddingStore {
   // Blocks until the operation is done; its status. Each ticket is waited
   // for once.
   virtual Status Wait(uint64_t ticket) = 0;
+
+  struct SavedFile {
+    std::string name;  // relative to the checkpoint directory
+    FileDigest digest;
+    uint64_t rows = 0;
+  };
+  // Writes the rows updated after since_step (-1: every pushed row) into
+  // checkpoint directory root/name, which exists, as one row file per shard
+  // (ps/checkpoint/row_file.h). Every push must have been waited for.
+  // Servers write under their own checkpoint root, which a job sets to the
+  // same `root` (docs/checkpoints.md).
+  virtual StatusOr<std::vector<SavedFile>> SaveRows(const std::string& root,
+                                                    const std::string& name,
+                                                    int64_t since_step) = 0;
 };
 
 // In-process: the work is done inside Pull/Push; Wait returns its status.
-std::unique_ptr<EmbeddingStore> NewTableStore(SparseTable* table);
+// `optimizer` is the table's (it sets the row state a checkpoint stores).
+std::unique_ptr<EmbeddingStore> NewTableStore(SparseTable* table, SparseOptimizerKind optimizer);
 // Through the parameter servers. `client` must outlive the store.
-std::unique_ptr<EmbeddingStore> NewPsClientStore(PsClient* client);
+// Checkpoints wait up to checkpoint_timeout_ms for the shards' row files.
+std::unique_ptr<EmbeddingStore> NewPsClientStore(PsClient* client, int64_t checkpoint_timeout_ms);
 
 }  // namespace dips
 

@@ -11,6 +11,7 @@
 #include <fstream>
 #include <utility>
 
+#include "worker/model/model_spec.h"
 #include "worker/train/batch_stream.h"
 #include "worker/train/metrics_log.h"
 
@@ -86,7 +87,7 @@ class TrainerImpl : public Trainer {
     store_ = options_.store;
     if (store_ == nullptr) {
       ASSIGN_OR_RETURN(table_, SparseTable::Create(options_.table));
-      owned_store_ = NewTableStore(table_.get());
+      owned_store_ = NewTableStore(table_.get(), options_.table.optimizer.kind);
       store_ = owned_store_.get();
     }
     if (options_.max_staleness < 0) return InvalidArgumentError("max_staleness must be >= 0");
@@ -109,6 +110,7 @@ class TrainerImpl : public Trainer {
     sync_buffer_.resize(model.num_params() + 1);
     eval_state_.resize(model.num_state());
     dense_optimizer_ = std::make_unique<DenseOptimizer>(options_.dense_optimizer, params_.size());
+    RETURN_IF_ERROR(InitCheckpoints());
     LOG(INFO) << "model " << ModelKindName(options_.model.kind) << ": "
               << params_.size() << " dense parameters, embedding dim "
               << options_.model.embedding_dim << ", " << schema_.num_behaviour_fields()
@@ -122,8 +124,14 @@ class TrainerImpl : public Trainer {
     MetricsLog metrics_log(options_.is_chief ? options_.metrics_out : std::string());
     double flops_total = 0.0;
     bool stop = false;
-    for (int epoch = 0; epoch < options_.epochs && !stop; ++epoch) {
+    int epoch = start_epoch_;
+    bool epoch_finished = false;
+    for (; epoch < options_.epochs && !stop; ++epoch) {
+      train_stream_->set_next_pass(static_cast<uint64_t>(epoch));
       RETURN_IF_ERROR(train_stream_->StartPass());
+      batches_in_epoch_ = 0;
+      if (epoch == start_epoch_) RETURN_IF_ERROR(SkipResumedBatches());
+      epoch_finished = false;
       const auto epoch_start = Clock::now();
       auto last_log = epoch_start;
       double epoch_loss = 0.0;
@@ -131,12 +139,19 @@ class TrainerImpl : public Trainer {
       int64_t epoch_samples = 0;
       while (!stop) {
         ASSIGN_OR_RETURN(int got, FillReplicas(train_stream_.get()));
-        if (got == 0 && options_.dense_sync == nullptr) break;
+        batches_in_epoch_ += got;
+        if (got == 0 && options_.dense_sync == nullptr) {
+          epoch_finished = true;
+          break;
+        }
         const auto step_start = Clock::now();
         // Distributed: a worker whose part is exhausted keeps stepping with
         // zero weight until no worker has data.
         ASSIGN_OR_RETURN(bool any_worker_stepped, TrainStep(got));
-        if (!any_worker_stepped) break;
+        if (!any_worker_stepped) {
+          epoch_finished = true;
+          break;
+        }
         report.train_seconds += SecondsSince(step_start);
         ++report.steps;
         for (int r = 0; r < got; ++r) {
@@ -158,6 +173,9 @@ class TrainerImpl : public Trainer {
             test_stream_ != nullptr) {
           RETURN_IF_ERROR(EvaluateAndLog(&metrics_log, report, epoch));
         }
+        if (checkpointer_->DueAt(dense_optimizer_->steps())) {
+          RETURN_IF_ERROR(SaveCheckpoint(epoch, batches_in_epoch_, report));
+        }
       }
       if (options_.progress_line) std::fprintf(stderr, "\n");
       report.final_train_loss = epoch_batches > 0 ? epoch_loss / epoch_batches : 0.0;
@@ -169,6 +187,19 @@ class TrainerImpl : public Trainer {
       }
     }
     for (auto& rep : replicas_) RETURN_IF_ERROR(DrainPushes(rep.get(), 0));
+    if (!evaluated_ && test_stream_ != nullptr) {
+      // A run resumed from its last checkpoint trains nothing; its report
+      // still scores the model it restored.
+      RETURN_IF_ERROR(EvaluateAndLog(&metrics_log, report, epoch - 1));
+    }
+    if (checkpointer_->enabled() && dense_optimizer_->steps() != last_checkpoint_step_) {
+      // Where a resumed run would go on: the next epoch if this one ended.
+      if (epoch_finished) {
+        RETURN_IF_ERROR(SaveCheckpoint(epoch, 0, report));
+      } else {
+        RETURN_IF_ERROR(SaveCheckpoint(epoch - 1, batches_in_epoch_, report));
+      }
+    }
     report.samples_per_second =
         report.train_seconds > 0 ? report.samples / report.train_seconds : 0.0;
     report.job_samples_per_second = report.samples_per_second;
@@ -183,8 +214,11 @@ class TrainerImpl : public Trainer {
     return report;
   }
 
-  StatusOr<EvalMetrics> Evaluate() override {
+  StatusOr<EvalMetrics> Evaluate() override { return EvaluateWithScores(nullptr); }
+
+  StatusOr<EvalMetrics> EvaluateWithScores(std::vector<float>* probs) override {
     if (test_stream_ == nullptr) return FailedPreconditionError("no test files given");
+    if (probs != nullptr) probs->clear();
     // Every row push of this worker is applied before evaluating, and (in a
     // distributed job) every other worker's too: all drain, then meet.
     for (auto& rep : replicas_) RETURN_IF_ERROR(DrainPushes(rep.get(), 0));
@@ -211,12 +245,83 @@ class TrainerImpl : public Trainer {
                             rep.batch.user_keys.data(), rep.batch.size);
       }
       for (int r = 0; r < got; ++r) RETURN_IF_ERROR(replicas_[r]->status);
+      // Replica r took the r-th batch: this keeps the file order.
+      for (int r = 0; r < got && probs != nullptr; ++r) {
+        probs->insert(probs->end(), replicas_[r]->probs.begin(), replicas_[r]->probs.end());
+      }
     }
     for (size_t r = 1; r < accumulators.size(); ++r) accumulators[0].Merge(accumulators[r]);
     return accumulators[0].Compute();
   }
 
  private:
+  // Sets up checkpoints and, when resuming, restores the dense state, the
+  // reader position and (single process) the rows.
+  Status InitCheckpoints() {
+    CheckpointJobInfo job;
+    job.model = ToModelSpec(options_.model, schema_, options_.reader.max_history);
+    job.dim = static_cast<uint32_t>(options_.model.embedding_dim);
+    job.sparse_optimizer = options_.table.optimizer.kind;
+    job.init_scale = options_.table.init_scale;
+    job.init_seed = options_.table.init_seed;
+    checkpointer_ = std::make_unique<Checkpointer>(options_.checkpoint, job, store_,
+                                                   options_.dense_sync);
+    ASSIGN_OR_RETURN(std::optional<RestoredTraining> restored, checkpointer_->Restore());
+    if (!restored.has_value()) return Status::OK();
+    const ckpt::DenseState& dense = restored->dense;
+    const ckpt::WorkerState& worker = restored->worker;
+    if (static_cast<size_t>(worker.dice_state_size()) != eval_state_.size()) {
+      return InvalidArgumentError("checkpoint " + restored->chain.newest_dir() +
+                                  " holds Dice statistics of another size than this model's");
+    }
+    RETURN_IF_ERROR(UnpackDenseState(dense, options_.dense_optimizer.kind, &params_,
+                                     dense_optimizer_.get()));
+    for (auto& rep : replicas_) {
+      std::copy(worker.dice_state().begin(), worker.dice_state().end(), rep->state.begin());
+    }
+    start_epoch_ = worker.epoch();
+    skip_batches_ = worker.batches_in_epoch();
+    last_checkpoint_step_ = dense.optimizer_steps();
+    if (table_ != nullptr) {
+      ASSIGN_OR_RETURN(uint64_t rows, RestoreRows(restored->chain, options_.table.optimizer.kind,
+                                                  {}, table_.get()));
+      LOG(INFO) << "restored " << rows << " rows from " << restored->chain.newest_dir();
+    }
+    return Status::OK();
+  }
+
+  // Skips the batches a resumed run's checkpoint had already trained on in
+  // this pass: the pass repeats the same order (same shuffle seed), so what
+  // follows is exactly what the interrupted run would have seen next.
+  Status SkipResumedBatches() {
+    for (int64_t i = 0; i < skip_batches_; ++i) {
+      ASSIGN_OR_RETURN(bool more, train_stream_->Next(&replicas_[0]->batch));
+      if (!more) break;
+      ++batches_in_epoch_;
+    }
+    skip_batches_ = 0;
+    return Status::OK();
+  }
+
+  // Writes a checkpoint of the current step; the reader position is
+  // `batches` batches into pass `epoch`.
+  Status SaveCheckpoint(int epoch, int64_t batches, const TrainReport& report) {
+    for (auto& rep : replicas_) RETURN_IF_ERROR(DrainPushes(rep.get(), 0));
+    AverageStates();
+    ckpt::DenseState dense = PackDenseState(params_, options_.dense_optimizer.kind,
+                                            *dense_optimizer_, eval_state_);
+    ckpt::WorkerState worker;
+    worker.set_epoch(epoch);
+    worker.set_batches_in_epoch(batches);
+    worker.set_samples(report.samples);
+    worker.set_train_seconds(report.train_seconds);
+    worker.mutable_dice_state()->Add(eval_state_.begin(), eval_state_.end());
+    RETURN_IF_ERROR(checkpointer_->Save(dense_optimizer_->steps(), std::move(dense),
+                                        std::move(worker)));
+    last_checkpoint_step_ = dense_optimizer_->steps();
+    return Status::OK();
+  }
+
   // Hands the next batches of `stream` to the replicas; returns how many got one.
   StatusOr<int> FillReplicas(BatchStream* stream) {
     int got = 0;
@@ -326,6 +431,7 @@ class TrainerImpl : public Trainer {
     const auto start = Clock::now();
     ASSIGN_OR_RETURN(EvalMetrics m, Evaluate());
     last_metrics_ = m;
+    evaluated_ = true;
     const double sps = report.train_seconds > 0 ? report.samples / report.train_seconds : 0.0;
     LOG(INFO) << "eval after epoch " << epoch + 1 << " step " << report.steps << ": test_auc "
               << m.auc << " test_gauc " << m.gauc << " test_logloss " << m.logloss << " ("
@@ -387,6 +493,13 @@ class TrainerImpl : public Trainer {
   std::unique_ptr<DenseOptimizer> dense_optimizer_;
   EvalMetrics last_metrics_;
   int64_t samples_per_epoch_ = 0;
+  std::unique_ptr<Checkpointer> checkpointer_;
+  // Resume position: the pass to start in and the batches of it to skip.
+  int start_epoch_ = 0;
+  int64_t skip_batches_ = 0;
+  int64_t batches_in_epoch_ = 0;  // taken from the stream in this pass
+  int64_t last_checkpoint_step_ = -1;
+  bool evaluated_ = false;  // Train has evaluated at least once
 };
 
 }  // namespace

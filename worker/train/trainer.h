@@ -20,6 +20,7 @@
 #include "worker/data/log_reader.h"
 #include "worker/model/model.h"
 #include "worker/dist/dense_sync.h"
+#include "worker/train/checkpointer.h"
 #include "worker/train/dense_optimizer.h"
 #include "worker/train/embedding_store.h"
 #include "worker/train/metrics.h"
@@ -51,6 +52,9 @@ struct TrainerOptions {
   int64_t eval_every_steps = 0;    // 0: evaluate after each epoch only
   int64_t max_steps = 0;           // 0: no limit (benchmarks set one)
   std::string metrics_out;         // append one JSON line per evaluation
+  // Checkpoints and resume (docs/checkpoints.md); off unless checkpoint.dir
+  // is set. A checkpoint is also written when training ends.
+  CheckpointOptions checkpoint;
 
   // Distributed training (dips dist-train); null/defaults = single process.
   // Not owned; they must outlive the trainer.
@@ -95,6 +99,9 @@ class Trainer {
   virtual StatusOr<TrainReport> Train() = 0;
   // One pass over the test files with the current parameters.
   virtual StatusOr<EvalMetrics> Evaluate() = 0;
+  // The same, also returning every test sample's click probability in file
+  // order (what a serving predictor must reproduce).
+  virtual StatusOr<EvalMetrics> EvaluateWithScores(std::vector<float>* probs) = 0;
 };
 
 }  // namespace dips

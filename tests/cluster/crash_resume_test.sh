@@ -1,0 +1,144 @@
+#!/usr/bin/env bash
+# Checkpoint, crash and resume of `dips dist-train` through cluster/local.sh
+# (docs/checkpoints.md).
+#
+#   crash_resume_test.sh MODE DIPS_BIN
+#
+# Modes:
+#   kill_server  A 2-server DIN job writing a checkpoint every 10 steps
+#                loses server rank 1 to SIGKILL after its second checkpoint.
+#                The job fails; relaunched with --resume it continues from
+#                the newest complete checkpoint written before the kill (its
+#                name is checked) and finishes with a test AUC within 0.005
+#                of an uninterrupted job's. One worker with synchronous
+#                pushes makes the job deterministic (dist_train_test.sh
+#                exact_single), so the bound is not at the mercy of the
+#                order in which two workers' pushes reach a server.
+#   kill_worker  The same with the worker (rank 2) killed.
+#   reshard      A checkpoint written by 2 servers is loaded by 3: the
+#                resumed job (nothing left to train) scores the restored
+#                model with the same test AUC and log loss (to 1e-6) as the
+#                job that wrote it, and the 3 shards restore every row the
+#                2 wrote, each exactly once.
+# Every process started here is stopped by PID on exit; every wait is bounded.
+set -uo pipefail
+
+mode="${1:?mode: kill_server, kill_worker or reshard}"
+bin="${2:?path to the dips binary}"
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+local_sh="$here/../../cluster/local.sh"
+export GLOG_logtostderr=1 OMP_NUM_THREADS=1
+
+log() { echo "crash_resume_test($mode): $*" >&2; }
+fail() { log "FAIL: $*"; exit 1; }
+now_ms() { echo $(($(date +%s%N) / 1000000)); }
+
+dir="$(mktemp -d -t dips-crash-resume.XXXXXX)"
+job_pid=""
+rank_pids=()
+
+cleanup() {
+  local code=$?
+  trap - EXIT INT TERM
+  for pid in "${rank_pids[@]}"; do kill -KILL "$pid" 2>/dev/null; done
+  if [[ -n "$job_pid" ]] && kill -0 "$job_pid" 2>/dev/null; then
+    kill -TERM "$job_pid" 2>/dev/null
+    for _ in $(seq 50); do kill -0 "$job_pid" 2>/dev/null || break; sleep 0.1; done
+    kill -KILL "$job_pid" 2>/dev/null
+  fi
+  [[ -n "$job_pid" ]] && wait "$job_pid" 2>/dev/null
+  rm -rf "$dir"
+  exit "$code"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+"$bin" gen --out_dir="$dir/data" --users=1000 --items=2000 --shops=300 --categories=20 \
+  --train_samples=16000 --test_samples=4000 >"$dir/gen.log" 2>&1 ||
+  { cat "$dir/gen.log"; fail "dips gen failed"; }
+flags=(--model=din --train="$dir/data/train.txt" --test="$dir/data/test.txt" --seed=2
+       --rpc_timeout_s=20 --sync_timeout_s=30)
+
+run_job() {  # servers workers flags... -> $out, $code
+  local servers="$1" workers="$2"; shift 2
+  out="$(DIPS_BIN="$bin" "$local_sh" --servers "$servers" --workers "$workers" --timeout 150 \
+    -- "$@" 2>&1)"
+  code=$?
+}
+
+metric() {  # metric NAME FILE: the value in the last JSON line of a metrics file
+  tail -n 1 "$2" | grep -o "\"$1\":[0-9.]*" | cut -d: -f2
+}
+
+complete_checkpoints() { ls -d "$dir"/ckpt/ckpt-*/ 2>/dev/null | while read -r d; do
+  [[ -f "$d/MANIFEST" ]] && basename "$d"; done; }
+
+case "$mode" in
+  kill_server|kill_worker)
+    [[ $mode == kill_server ]] && victim_rank=1 || victim_rank=2
+    run_job 2 1 "${flags[@]}" --epochs=3 --metrics_out="$dir/ref.jsonl"
+    ((code == 0)) || { echo "$out"; fail "the uninterrupted job exited $code"; }
+    auc_ref="$(metric test_auc "$dir/ref.jsonl")"
+
+    ckpt_flags=(--checkpoint_dir="$dir/ckpt" --checkpoint_every_steps=10 --full_checkpoint_every=2)
+    DIPS_BIN="$bin" "$local_sh" --servers 2 --workers 1 --timeout 150 -- "${flags[@]}" \
+      --epochs=3 "${ckpt_flags[@]}" >"$dir/crash.out" 2>&1 &
+    job_pid=$!
+    limit=$(($(now_ms) + 90000))
+    until grep -q "ckpt-000000000020) \|ckpt-000000000020 (" "$dir/crash.out" 2>/dev/null; do
+      kill -0 "$job_pid" 2>/dev/null || { cat "$dir/crash.out"; fail "the job ended before its second checkpoint"; }
+      (($(now_ms) < limit)) || { cat "$dir/crash.out"; fail "no second checkpoint within 90 s"; }
+      sleep 0.05
+    done
+    victim=""
+    for pid in $(ps -o pid= --ppid "$job_pid"); do
+      rank_pids+=("$pid")
+      if tr '\0' '\n' <"/proc/$pid/environ" 2>/dev/null | grep -qx "OMPI_COMM_WORLD_RANK=$victim_rank"; then
+        victim="$pid"
+      fi
+    done
+    [[ -n "$victim" ]] || fail "no process with rank $victim_rank"
+    log "killing rank $victim_rank (pid $victim) with SIGKILL"
+    kill -KILL "$victim"
+    limit=$(($(now_ms) + 90000))
+    while kill -0 "$job_pid" 2>/dev/null; do
+      (($(now_ms) < limit)) || { cat "$dir/crash.out"; fail "the job still runs 90 s after the kill"; }
+      sleep 0.1
+    done
+    wait "$job_pid"; crash_code=$?; job_pid=""
+    ((crash_code != 0)) || { cat "$dir/crash.out"; fail "the job exited 0 although rank $victim_rank died"; }
+    newest="$(complete_checkpoints | tail -n 1)"
+    [[ -n "$newest" ]] || fail "no complete checkpoint survived the crash"
+    log "crashed with exit code $crash_code; newest complete checkpoint: $newest"
+
+    run_job 2 1 "${flags[@]}" --epochs=3 "${ckpt_flags[@]}" --resume --metrics_out="$dir/resumed.jsonl"
+    echo "$out" | grep -E "resum|restored|checkpoint|test_auc" >&2
+    ((code == 0)) || { echo "$out"; fail "the resumed job exited $code"; }
+    grep -q "resume: from $newest" <<<"$out" || fail "the resumed job did not start from $newest"
+    auc_resumed="$(metric test_auc "$dir/resumed.jsonl")"
+    log "test AUC uninterrupted $auc_ref, killed and resumed $auc_resumed"
+    awk -v a="$auc_ref" -v b="$auc_resumed" \
+      'BEGIN { d = a - b; if (d < 0) d = -d; exit !(a > 0.6 && d <= 0.005) }' ||
+      fail "resumed AUC $auc_resumed is not within 0.005 of $auc_ref"
+    ;;
+  reshard)
+    run_job 2 2 "${flags[@]}" --epochs=2 --checkpoint_dir="$dir/ckpt" --metrics_out="$dir/two.jsonl"
+    ((code == 0)) || { echo "$out"; fail "the 2-server job exited $code"; }
+    written="$(grep -o "shard [01] wrote [0-9]* rows" <<<"$out" | awk '{ s += $4 } END { print s }')"
+    run_job 3 2 "${flags[@]}" --epochs=2 --checkpoint_dir="$dir/ckpt" --resume \
+      --metrics_out="$dir/three.jsonl"
+    echo "$out" | grep -E "resum|restored|test_auc" >&2
+    ((code == 0)) || { echo "$out"; fail "the 3-server job exited $code"; }
+    restored="$(grep -o "restored [0-9]* rows of shard" <<<"$out" | awk '{ s += $2 } END { print s }')"
+    log "rows written by 2 shards: $written, restored by 3 shards: $restored"
+    [[ -n "$written" && "$written" -gt 0 && "$written" == "$restored" ]] ||
+      fail "the 3 shards restored $restored rows of the $written written"
+    for m in test_auc test_logloss; do
+      a="$(metric "$m" "$dir/two.jsonl")"; b="$(metric "$m" "$dir/three.jsonl")"
+      log "$m: 2 servers $a, restored onto 3 servers $b"
+      [[ -n "$a" && "$a" == "$b" ]] || fail "$m differs: $a vs $b"
+    done
+    ;;
+  *) fail "unknown mode $mode" ;;
+esac
+log "PASS"
