@@ -1,6 +1,8 @@
 #include "ps/rocksdb_tier.h"
 
 #include <cstring>
+#include <filesystem>
+#include <system_error>
 #include <vector>
 
 #include <glog/logging.h>
@@ -105,6 +107,14 @@ StatusOr<std::shared_ptr<RocksTier>> RocksTier::Open(const RocksTierOptions& opt
   tier->dir_ = options.dir;
   tier->column_options_ = ColumnOptions(options);
 
+  // RocksDB creates the directory itself but not its parents (a job's
+  // --table_dir/shard-N).
+  std::error_code error;
+  std::filesystem::create_directories(options.dir, error);
+  if (error) {
+    return IOError("cannot create RocksDB tier directory " + options.dir + ": " +
+                   error.message());
+  }
   rocksdb::Options db_options(rocksdb::DBOptions(), tier->column_options_);
   db_options.create_if_missing = true;
   db_options.paranoid_checks = true;

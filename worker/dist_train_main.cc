@@ -44,6 +44,8 @@
 #include "ps/server/curve_keys.h"
 #include "ps/server/ps_server.h"
 #include "ps/sparse_table.h"
+#include "ps/table_factory.h"
+#include "ps/table_maintenance.h"
 #include "tools/subcommands.h"
 #include "worker/client/partitioner.h"
 #include "worker/client/ps_client.h"
@@ -282,11 +284,19 @@ void RestoreShard(Cluster* cluster, const TrainerOptions& train, const std::stri
 
 void RunServer(Cluster* cluster, const DistOptions& dist, const TrainerOptions& train,
                const std::string& host, const JobKeys* keys, const std::string& resume_name) {
-  SparseTableOptions table_options = train.table;
-  table_options.dim = train.model.embedding_dim;
+  ShardTableOptions table_options;
+  table_options.table = train.table;
+  table_options.table.dim = train.model.embedding_dim;
+  table_options.memory_budget_bytes = train.table_memory_budget_bytes;
+  table_options.rocksdb = train.table_rocksdb;
+  table_options.rocksdb.dir = JoinPath(train.table_rocksdb.dir,
+                                       "shard-" + std::to_string(cluster->server_index()));
   std::unique_ptr<SparseTable> table =
-      ValueOrAbort(SparseTable::Create(table_options), "creating the server's table");
+      ValueOrAbort(OpenShardTable(table_options), "creating the server's table");
   if (!resume_name.empty()) RestoreShard(cluster, train, resume_name, table.get());
+  TableMaintenanceOptions maintenance_options = train.table_maintenance;
+  maintenance_options.name = "shard " + std::to_string(cluster->server_index());
+  TableMaintenance maintenance(table.get(), maintenance_options);
 
   PsServerOptions options;
   options.bind_host = dist.bind_all_interfaces ? "*" : host;

@@ -42,6 +42,21 @@ DEFINE_int64(eval_every_steps, 0, "Evaluate every N steps (0: after each epoch)"
 DEFINE_int64(max_steps, 0, "Stop after N steps (0: no limit)");
 DEFINE_string(metrics_out, "", "Append one JSON line per evaluation to this file");
 DEFINE_double(log_every_seconds, 10, "Seconds between progress log lines (non-TTY)");
+DEFINE_double(table_memory_gb, 0,
+              "Embedding rows kept in memory, in GiB (per server in a distributed job); the "
+              "rest live in RocksDB under --table_dir. 0: every row in memory");
+DEFINE_string(table_dir, "",
+              "RocksDB directory of the rows that do not fit --table_memory_gb (a server "
+              "uses <dir>/shard-<index>); wiped at start");
+DEFINE_int32(table_block_cache_mb, 512, "RocksDB block cache of the row tier, MiB");
+DEFINE_int32(table_admit_after, 1,
+             "A key gets a trainable row on its Nth sighting (1: at once); before that it "
+             "reads a zero row and its gradients are dropped");
+DEFINE_int64(table_ttl_steps, -1,
+             "Shrink passes remove rows not pushed for this many steps (-1: never)");
+DEFINE_uint64(table_min_count, 0, "Shrink passes remove rows seen fewer times (0: never)");
+DEFINE_double(table_shrink_every_s, 0, "Seconds between shrink passes (0: none)");
+DEFINE_double(table_stats_every_s, 60, "Seconds between table stats log lines (0: none)");
 DEFINE_string(checkpoint_dir, "",
               "Write checkpoints under this directory (a path every rank shares in a "
               "distributed job); empty: no checkpoints");
@@ -107,6 +122,20 @@ StatusOr<TrainerOptions> TrainerOptionsFromFlags() {
   o.metrics_out = FLAGS_metrics_out;
   o.log_every_seconds = FLAGS_log_every_seconds;
   o.progress_line = isatty(STDERR_FILENO) != 0;
+  if (FLAGS_table_memory_gb < 0) return InvalidArgumentError("--table_memory_gb must be >= 0");
+  o.table_memory_budget_bytes = static_cast<uint64_t>(FLAGS_table_memory_gb * (1ull << 30));
+  if (o.table_memory_budget_bytes > 0) {
+    if (FLAGS_table_dir.empty()) return InvalidArgumentError("--table_memory_gb needs --table_dir");
+    o.table.num_stripes = 256;  // the tiered table reads a stripe's misses under its lock
+  }
+  o.table_rocksdb.dir = FLAGS_table_dir;
+  o.table_rocksdb.block_cache_bytes = static_cast<uint64_t>(FLAGS_table_block_cache_mb) << 20;
+  o.table.admit_after = FLAGS_table_admit_after;
+  o.table_maintenance.name = "embeddings";
+  o.table_maintenance.stats_every_seconds = FLAGS_table_stats_every_s;
+  o.table_maintenance.shrink_every_seconds = FLAGS_table_shrink_every_s;
+  o.table_maintenance.shrink.ttl_steps = FLAGS_table_ttl_steps;
+  o.table_maintenance.shrink.min_count = FLAGS_table_min_count;
   o.checkpoint.dir = FLAGS_checkpoint_dir;
   o.checkpoint.every_steps = FLAGS_checkpoint_every_steps;
   o.checkpoint.keep = FLAGS_keep_checkpoints;
@@ -117,6 +146,12 @@ StatusOr<TrainerOptions> TrainerOptionsFromFlags() {
   if (o.checkpoint.keep < 1) return InvalidArgumentError("--keep_checkpoints must be >= 1");
   if (o.checkpoint.full_every < 1) return InvalidArgumentError("--full_checkpoint_every must be >= 1");
   if (FLAGS_checkpoint_timeout_s < 1) return InvalidArgumentError("--checkpoint_timeout_s must be >= 1");
+  if (FLAGS_table_shrink_every_s > 0 && o.checkpoint.full_every != 1) {
+    // An incremental checkpoint cannot say which rows a shrink removed, so
+    // restoring a chain would bring them back (docs/checkpoints.md).
+    LOG(INFO) << "shrink passes are on: every checkpoint is full";
+    o.checkpoint.full_every = 1;
+  }
   if (o.checkpoint.resume && o.checkpoint.dir.empty()) {
     return InvalidArgumentError("--resume needs --checkpoint_dir");
   }

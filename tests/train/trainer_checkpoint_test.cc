@@ -100,31 +100,36 @@ TEST_F(TrainerCheckpointTest, ResumedRunEqualsUninterruptedRun) {
     const std::string resumed = dir_ + "/resumed_" + ModelKindName(kind);
     const double auc_straight = Run(Options(kind, straight));
 
-    // Interrupted in epoch 1 after 40 steps (about 63 steps an epoch),
-    // with checkpoints every 15 steps: full, incremental, incremental: the
-    // final one at step 40.
+    // Interrupted in epoch 1 after 39 steps (about 63 steps an epoch), with
+    // a checkpoint every 2 steps (a full one, then three incremental ones)
+    // and the final one at step 39. Consecutive checkpoints catch a row
+    // pushed in the first step after one checkpoint and never again before
+    // the next.
     TrainerOptions first = Options(kind, resumed);
-    first.max_steps = 40;
-    first.checkpoint.every_steps = 15;
-    first.checkpoint.full_every = 3;
-    first.checkpoint.keep = 10;
+    first.max_steps = 39;
+    first.checkpoint.every_steps = 2;
+    first.checkpoint.full_every = 4;
+    first.checkpoint.keep = 3;
     Run(first);
+    // Full at 2, 10, 18, 26, 34; the rest incremental; the final one (39)
+    // over 38. Pruning keeps the newest 3 and their chain: 34 .. 39.
+    auto chain = FindLatestCheckpoint(resumed);
+    ASSERT_TRUE(chain.ok());
+    EXPECT_EQ((std::vector<std::string>{CheckpointName(34), CheckpointName(36),
+                                        CheckpointName(38), CheckpointName(39)}),
+              chain->names);
+    EXPECT_FALSE(chain->manifests[0].incremental());
+    for (size_t i = 1; i < chain->names.size(); ++i) {
+      EXPECT_TRUE(chain->manifests[i].incremental()) << i;
+    }
     auto names = ListCheckpoints(resumed);
     ASSERT_TRUE(names.ok());
-    EXPECT_EQ((std::vector<std::string>{CheckpointName(15), CheckpointName(30),
-                                        CheckpointName(40)}),
-              *names);
-    auto chain = VerifyCheckpoint(resumed, CheckpointName(40));
-    ASSERT_TRUE(chain.ok());
-    ASSERT_EQ(3u, chain->names.size());
-    EXPECT_FALSE(chain->manifests[0].incremental());
-    EXPECT_TRUE(chain->manifests[1].incremental());
-    EXPECT_TRUE(chain->newest().incremental());
+    EXPECT_EQ(chain->names, *names);
 
     TrainerOptions second = Options(kind, resumed);
     second.checkpoint.resume = true;
-    second.checkpoint.every_steps = 15;
-    second.checkpoint.full_every = 3;
+    second.checkpoint.every_steps = 2;
+    second.checkpoint.full_every = 4;
     const double auc_resumed = Run(second);
     EXPECT_EQ(auc_straight, auc_resumed);
 

@@ -69,6 +69,13 @@ bool Checkpointer::DueAt(int64_t step) const {
   return enabled() && options_.every_steps > 0 && step > 0 && step % options_.every_steps == 0;
 }
 
+int64_t Checkpointer::SinceStep(bool full) const {
+  // Checkpoint S holds every push of steps 0..S-1, which the trainer stamps
+  // with the step count before the step (0..S-1). An incremental checkpoint
+  // over base S therefore needs the rows stamped S or later.
+  return full ? -1 : last_step_ - 1;
+}
+
 Status Checkpointer::Barrier(const char* what) {
   if (dense_sync_ == nullptr) return Status::OK();
   return dense_sync_->Barrier(what, options_.timeout);
@@ -87,7 +94,7 @@ Status Checkpointer::Save(int64_t step, ckpt::DenseState dense, ckpt::WorkerStat
   RETURN_IF_ERROR(Barrier("checkpoint: pushes drained"));
   std::vector<EmbeddingStore::SavedFile> rows;
   if (is_chief()) {
-    ASSIGN_OR_RETURN(rows, store_->SaveRows(options_.dir, name, full ? -1 : last_step_));
+    ASSIGN_OR_RETURN(rows, store_->SaveRows(options_.dir, name, SinceStep(full)));
   }
   if (dense_sync_ != nullptr) {
     // Evaluation and serving use the workers' mean Dice statistics.
@@ -120,7 +127,7 @@ Status Checkpointer::Commit(int64_t step, const std::string& name, bool full,
   manifest.set_step(step);
   manifest.set_incremental(!full);
   if (!full) manifest.set_base(last_name_);
-  manifest.set_since_step(full ? -1 : last_step_);
+  manifest.set_since_step(SinceStep(full));
   manifest.set_num_shards(static_cast<uint32_t>(rows.size()));
   manifest.set_num_workers(num_workers());
   manifest.set_dim(job_.dim);

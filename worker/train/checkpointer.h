@@ -97,6 +97,8 @@ class Checkpointer {
   uint32_t worker_index() const { return dense_sync_ ? dense_sync_->worker_index() : 0; }
   uint32_t num_workers() const { return dense_sync_ ? dense_sync_->num_workers() : 1; }
   Status Barrier(const char* what);
+  // The row files' since_step: -1 (every pushed row) for a full checkpoint.
+  int64_t SinceStep(bool full) const;
   // Chief: builds and commits the manifest, then prunes old checkpoints.
   Status Commit(int64_t step, const std::string& name, bool full,
                 const std::vector<EmbeddingStore::SavedFile>& rows);

@@ -11,6 +11,7 @@
 #include <fstream>
 #include <utility>
 
+#include "ps/table_factory.h"
 #include "worker/model/model_spec.h"
 #include "worker/train/batch_stream.h"
 #include "worker/train/metrics_log.h"
@@ -86,7 +87,12 @@ class TrainerImpl : public Trainer {
 
     store_ = options_.store;
     if (store_ == nullptr) {
-      ASSIGN_OR_RETURN(table_, SparseTable::Create(options_.table));
+      ShardTableOptions table_options;
+      table_options.table = options_.table;
+      table_options.memory_budget_bytes = options_.table_memory_budget_bytes;
+      table_options.rocksdb = options_.table_rocksdb;
+      ASSIGN_OR_RETURN(table_, OpenShardTable(table_options));
+      maintenance_ = std::make_unique<TableMaintenance>(table_.get(), options_.table_maintenance);
       owned_store_ = NewTableStore(table_.get(), options_.table.optimizer.kind);
       store_ = owned_store_.get();
     }
@@ -483,6 +489,7 @@ class TrainerImpl : public Trainer {
   std::unique_ptr<BatchStream> train_stream_;
   std::unique_ptr<BatchStream> test_stream_;
   std::unique_ptr<SparseTable> table_;             // single process only
+  std::unique_ptr<TableMaintenance> maintenance_;  // over table_; stops before it
   std::unique_ptr<EmbeddingStore> owned_store_;    // over table_
   EmbeddingStore* store_ = nullptr;                // owned_store_ or options_.store
   std::vector<std::unique_ptr<Replica>> replicas_;

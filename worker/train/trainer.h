@@ -16,7 +16,9 @@
 #include <vector>
 
 #include "common/status.h"
+#include "ps/rocksdb_tier.h"
 #include "ps/sparse_table.h"
+#include "ps/table_maintenance.h"
 #include "worker/data/log_reader.h"
 #include "worker/model/model.h"
 #include "worker/dist/dense_sync.h"
@@ -48,6 +50,14 @@ struct TrainerOptions {
   // Adam 0.003 for embedding rows initialised in [-0.01, 0.01].
   DenseOptimizerOptions dense_optimizer = DefaultDenseOptimizer();
   SparseTableOptions table = DefaultTable();
+  // Where the rows live (single process: the trainer's own table;
+  // distributed: each server's, see dist_train_main.cc). A budget > 0 keeps
+  // at most that many bytes of rows in memory and the rest in RocksDB under
+  // table_rocksdb.dir (docs/tables.md); 0 keeps every row in memory.
+  uint64_t table_memory_budget_bytes = 0;
+  RocksTierOptions table_rocksdb;
+  // Periodic stats line and shrink pass (TTL / min count) over the table.
+  TableMaintenanceOptions table_maintenance;
   float mba_lambda = 0.05f;        // mini-batch-aware L2 (DIN paper 5.1)
   int64_t eval_every_steps = 0;    // 0: evaluate after each epoch only
   int64_t max_steps = 0;           // 0: no limit (benchmarks set one)
