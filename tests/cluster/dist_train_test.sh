@@ -13,6 +13,10 @@
 #                 test AUC of single-process `dips train --threads=2` on the
 #                 same data, within kAucTolerance (see below).
 #   dien          DIEN on 1 server + 2 workers trains end to end and learns.
+#   stale_prefetch DIN on 2 servers + 2 workers with --max_staleness=1 (rows
+#                 pulled while the previous step computes) reaches the test
+#                 AUC of single-process `dips train --threads=2` within the
+#                 match_single tolerance.
 #   kill_server   server rank 1 of 2 is killed with SIGKILL mid-run: the job
 #                 exits non-zero within 60 s and the output names rank 1.
 #   stall_server  server rank 1 of 2 is frozen with SIGSTOP mid-run: the
@@ -21,7 +25,7 @@
 # Every process started here is stopped by PID on exit; every wait is bounded.
 set -uo pipefail
 
-mode="${1:?mode: exact_single, match_single, dien, kill_server or stall_server}"
+mode="${1:?mode: exact_single, match_single, stale_prefetch, dien, kill_server or stall_server}"
 bin="${2:?path to the dips binary}"
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 local_sh="$here/../../cluster/local.sh"
@@ -135,7 +139,7 @@ case "$mode" in
     log "2 servers + 1 worker: $(tr '\n' ' ' <<<"$got")"
     [[ -n "$expected" && "$expected" == "$got" ]] || fail "the reports differ"
     ;;
-  match_single)
+  match_single|stale_prefetch)
     # Tolerance: on this job, single-process runs with seeds 1, 2, 3 gave
     # test AUCs 0.6736-0.6801 and 2+2 runs 0.6744-0.6828; the largest
     # single-vs-distributed gap seen was 0.009. A 2+2 job differs from
@@ -147,7 +151,9 @@ case "$mode" in
     gen 40000 8000
     flags=(--model=din --train="$dir/data/train.txt" --test="$dir/data/test.txt" --epochs=3 --seed=1)
     single="$("$bin" train "${flags[@]}" --threads=2 2>&1)" || { echo "$single"; fail "dips train failed"; }
-    run_job 2 2 "${flags[@]}" --max_staleness=0
+    staleness=0
+    [[ $mode == stale_prefetch ]] && staleness=1
+    run_job 2 2 "${flags[@]}" --max_staleness=$staleness
     echo "$out"
     ((code == 0)) || fail "dist-train exited $code"
     ((($(grep -c '^test_auc=' <<<"$out")) == 1)) || fail "expected exactly one report (the chief's)"

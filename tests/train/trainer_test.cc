@@ -112,6 +112,31 @@ TEST_F(TrainerTest, ExternalStoreWithBoundedStalenessLearnsAndFillsTheTable) {
   EXPECT_EQ((*table)->Stats().rows, static_cast<uint64_t>(kItems + kCategories));
 }
 
+// With max_staleness >= 1 each batch's rows are pulled during the step
+// before it: every sample is still trained exactly once per epoch, in the
+// same batches, the table ends with every key's row updated as many times
+// as without prefetching, and the model learns as well.
+TEST_F(TrainerTest, PrefetchedRowsTrainEveryBatchOnce) {
+  uint64_t updates[2] = {0, 0};
+  for (int prefetch = 0; prefetch < 2; ++prefetch) {
+    SparseTableOptions table_options = DefaultTable();
+    table_options.dim = 8;
+    auto table = SparseTable::Create(table_options);
+    ASSERT_TRUE(table.ok());
+    std::unique_ptr<EmbeddingStore> store =
+        NewTableStore(table->get(), table_options.optimizer.kind);
+    TrainerOptions o = Options(ModelKind::kDin, 2);
+    o.store = store.get();
+    o.max_staleness = 1;
+    o.prefetch_rows = prefetch == 1;
+    TrainReport r = Run(o);
+    EXPECT_EQ(2 * 6000, r.samples) << "prefetch " << prefetch;
+    EXPECT_GT(r.final_metrics.auc, 0.75) << "prefetch " << prefetch;
+    (*table)->ForEachRow([&](const RowView& row) { updates[prefetch] += row.update_count; });
+  }
+  EXPECT_EQ(updates[0], updates[1]);
+}
+
 TEST_F(TrainerTest, NegativeStalenessIsRejected) {
   TrainerOptions o = Options(ModelKind::kDin, 1);
   o.max_staleness = -1;

@@ -40,6 +40,15 @@ struct Replica {
   double loss = 0.0;
   Status status;
   bool has_batch = false;
+  // Row prefetching (TrainerOptions::prefetch_rows): the batch after
+  // `batch`, its rows arriving in next_rows/next_counts under ticket
+  // next_pull (0: none in flight).
+  Batch next_batch;
+  std::vector<float> next_rows;
+  std::vector<uint64_t> next_counts;
+  uint64_t next_pull = 0;
+  bool has_next = false;
+  bool rows_ready = false;  // rows/counts already hold `batch`'s rows
 };
 
 class TrainerImpl : public Trainer {
@@ -97,6 +106,7 @@ class TrainerImpl : public Trainer {
       store_ = owned_store_.get();
     }
     if (options_.max_staleness < 0) return InvalidArgumentError("max_staleness must be >= 0");
+    prefetch_ = options_.prefetch_rows && options_.max_staleness >= 1;
     for (int r = 0; r < options_.threads; ++r) {
       auto replica = std::make_unique<Replica>();
       ASSIGN_OR_RETURN(replica->model, Model<float>::Create(options_.model));
@@ -135,6 +145,7 @@ class TrainerImpl : public Trainer {
     for (; epoch < options_.epochs && !stop; ++epoch) {
       train_stream_->set_next_pass(static_cast<uint64_t>(epoch));
       RETURN_IF_ERROR(train_stream_->StartPass());
+      prefetch_primed_ = false;
       batches_in_epoch_ = 0;
       if (epoch == start_epoch_) RETURN_IF_ERROR(SkipResumedBatches());
       epoch_finished = false;
@@ -144,7 +155,7 @@ class TrainerImpl : public Trainer {
       int64_t epoch_batches = 0;
       int64_t epoch_samples = 0;
       while (!stop) {
-        ASSIGN_OR_RETURN(int got, FillReplicas(train_stream_.get()));
+        ASSIGN_OR_RETURN(int got, FillTrainReplicas());
         batches_in_epoch_ += got;
         if (got == 0 && options_.dense_sync == nullptr) {
           epoch_finished = true;
@@ -192,7 +203,10 @@ class TrainerImpl : public Trainer {
         RETURN_IF_ERROR(EvaluateAndLog(&metrics_log, report, epoch));
       }
     }
-    for (auto& rep : replicas_) RETURN_IF_ERROR(DrainPushes(rep.get(), 0));
+    for (auto& rep : replicas_) {
+      RETURN_IF_ERROR(DrainPushes(rep.get(), 0));
+      RETURN_IF_ERROR(WaitPrefetch(rep.get()));  // a pull for a batch never trained
+    }
     if (!evaluated_ && test_stream_ != nullptr) {
       // A run resumed from its last checkpoint trains nothing; its report
       // still scores the model it restored.
@@ -340,6 +354,54 @@ class TrainerImpl : public Trainer {
     return got;
   }
 
+  // FillReplicas for training. With prefetching, each replica's batch comes
+  // with its rows already pulled (during the previous step's compute), and
+  // the batch after it is taken from the stream (same round-robin order as
+  // without prefetching) and its pull sent before this step computes.
+  StatusOr<int> FillTrainReplicas() {
+    if (!prefetch_) return FillReplicas(train_stream_.get());
+    if (!prefetch_primed_) {
+      for (auto& rep : replicas_) RETURN_IF_ERROR(TakeAndPrefetch(rep.get()));
+      prefetch_primed_ = true;
+    }
+    int got = 0;
+    for (auto& rep : replicas_) {
+      rep->has_batch = rep->has_next;
+      if (!rep->has_next) break;
+      RETURN_IF_ERROR(WaitPrefetch(rep.get()));
+      std::swap(rep->batch, rep->next_batch);
+      rep->rows.swap(rep->next_rows);
+      rep->counts.swap(rep->next_counts);
+      rep->rows_ready = true;
+      ++got;
+    }
+    for (int r = 0; r < got; ++r) {
+      // The prefetched rows miss this step's push and the ones still in
+      // flight: draining to max_staleness - 1 first keeps the bound.
+      RETURN_IF_ERROR(DrainPushes(replicas_[r].get(), options_.max_staleness - 1));
+      RETURN_IF_ERROR(TakeAndPrefetch(replicas_[r].get()));
+    }
+    return got;
+  }
+
+  Status TakeAndPrefetch(Replica* rep) {
+    ASSIGN_OR_RETURN(rep->has_next, train_stream_->Next(&rep->next_batch));
+    if (!rep->has_next) return Status::OK();
+    const int k = rep->next_batch.num_unique_keys();
+    rep->next_rows.resize(static_cast<size_t>(k) * options_.model.embedding_dim);
+    rep->next_counts.resize(k);
+    rep->next_pull = store_->Pull(rep->next_batch.unique_keys.data(), k, /*create_missing=*/true,
+                                  rep->next_rows.data(), rep->next_counts.data());
+    return Status::OK();
+  }
+
+  Status WaitPrefetch(Replica* rep) {
+    if (rep->next_pull == 0) return Status::OK();
+    const uint64_t ticket = rep->next_pull;
+    rep->next_pull = 0;
+    return store_->Wait(ticket);
+  }
+
   Status PullRows(Replica* rep, bool create_missing) {
     const int k = rep->batch.num_unique_keys();
     const int dim = options_.model.embedding_dim;
@@ -397,7 +459,8 @@ class TrainerImpl : public Trainer {
   }
 
   Status ReplicaStep(Replica* rep, int64_t step) {
-    RETURN_IF_ERROR(PullRows(rep, /*create_missing=*/true));
+    if (!rep->rows_ready) RETURN_IF_ERROR(PullRows(rep, /*create_missing=*/true));
+    rep->rows_ready = false;
     const Batch& batch = rep->batch;
     const int k = batch.num_unique_keys();
     const int dim = options_.model.embedding_dim;
@@ -507,6 +570,8 @@ class TrainerImpl : public Trainer {
   int64_t batches_in_epoch_ = 0;  // taken from the stream in this pass
   int64_t last_checkpoint_step_ = -1;
   bool evaluated_ = false;  // Train has evaluated at least once
+  bool prefetch_ = false;   // options_.prefetch_rows && max_staleness >= 1
+  bool prefetch_primed_ = false;  // this pass's first batches were taken
 };
 
 }  // namespace

@@ -80,6 +80,10 @@ struct TrainerOptions {
   // step waits for the oldest (0 = every push is acknowledged before the
   // next step: synchronous sparse updates).
   int max_staleness = 0;
+  // With max_staleness >= 1: pull each batch's rows while the step before
+  // it computes, so the pull's latency hides behind compute. The rows then
+  // lack at most max_staleness of this worker's own pushes, as without it.
+  bool prefetch_rows = true;
   // Only one worker of a job writes metrics_out and the final log lines.
   bool is_chief = true;
   double log_every_seconds = 10.0;
