@@ -1,0 +1,73 @@
+// TrainerImpl: writing checkpoints and resuming from one (docs/checkpoints.md).
+#include "worker/train/trainer_impl.h"
+
+#include <optional>
+#include <utility>
+
+#include "worker/model/model_spec.h"
+
+namespace dips {
+namespace train_internal {
+
+Status TrainerImpl::InitCheckpoints() {
+  CheckpointJobInfo job;
+  job.model = ToModelSpec(options_.model, schema_, options_.reader.max_history);
+  job.dim = static_cast<uint32_t>(options_.model.embedding_dim);
+  job.sparse_optimizer = options_.table.optimizer.kind;
+  job.init_scale = options_.table.init_scale;
+  job.init_seed = options_.table.init_seed;
+  checkpointer_ = std::make_unique<Checkpointer>(options_.checkpoint, job, store_,
+                                                 options_.dense_sync);
+  ASSIGN_OR_RETURN(std::optional<RestoredTraining> restored, checkpointer_->Restore());
+  if (!restored.has_value()) return Status::OK();
+  const ckpt::DenseState& dense = restored->dense;
+  const ckpt::WorkerState& worker = restored->worker;
+  if (static_cast<size_t>(worker.dice_state_size()) != eval_state_.size()) {
+    return InvalidArgumentError("checkpoint " + restored->chain.newest_dir() +
+                                " holds Dice statistics of another size than this model's");
+  }
+  RETURN_IF_ERROR(UnpackDenseState(dense, options_.dense_optimizer.kind, &params_,
+                                   dense_optimizer_.get()));
+  for (auto& rep : replicas_) {
+    std::copy(worker.dice_state().begin(), worker.dice_state().end(), rep->state.begin());
+  }
+  start_epoch_ = worker.epoch();
+  skip_batches_ = worker.batches_in_epoch();
+  last_checkpoint_step_ = dense.optimizer_steps();
+  if (table_ != nullptr) {
+    ASSIGN_OR_RETURN(uint64_t rows, RestoreRows(restored->chain, options_.table.optimizer.kind,
+                                                {}, table_.get()));
+    LOG(INFO) << "restored " << rows << " rows from " << restored->chain.newest_dir();
+  }
+  return Status::OK();
+}
+
+Status TrainerImpl::SkipResumedBatches() {
+  for (int64_t i = 0; i < skip_batches_; ++i) {
+    ASSIGN_OR_RETURN(bool more, train_stream_->Next(&replicas_[0]->batch));
+    if (!more) break;
+    ++batches_in_epoch_;
+  }
+  skip_batches_ = 0;
+  return Status::OK();
+}
+
+Status TrainerImpl::SaveCheckpoint(int epoch, int64_t batches, const TrainReport& report) {
+  for (auto& rep : replicas_) RETURN_IF_ERROR(DrainPushes(rep.get(), 0));
+  AverageStates();
+  ckpt::DenseState dense = PackDenseState(params_, options_.dense_optimizer.kind,
+                                          *dense_optimizer_, eval_state_);
+  ckpt::WorkerState worker;
+  worker.set_epoch(epoch);
+  worker.set_batches_in_epoch(batches);
+  worker.set_samples(report.samples);
+  worker.set_train_seconds(report.train_seconds);
+  worker.mutable_dice_state()->Add(eval_state_.begin(), eval_state_.end());
+  RETURN_IF_ERROR(checkpointer_->Save(dense_optimizer_->steps(), std::move(dense),
+                                      std::move(worker)));
+  last_checkpoint_step_ = dense_optimizer_->steps();
+  return Status::OK();
+}
+
+}  // namespace train_internal
+}  // namespace dips
