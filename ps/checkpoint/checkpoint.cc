@@ -116,6 +116,14 @@ std::string JoinPath(const std::string& dir, const std::string& name) {
   return dir + "/" + name;
 }
 
+void SetFileEntry(const std::string& name, const FileDigest& digest, uint64_t rows,
+                  ckpt::FileEntry* entry) {
+  entry->set_name(name);
+  entry->set_bytes(digest.bytes);
+  entry->set_crc32(digest.crc32);
+  entry->set_rows(rows);
+}
+
 StatusOr<std::vector<std::string>> ListCheckpoints(const std::string& root) {
   ASSIGN_OR_RETURN(std::vector<std::string> dirs, CheckpointDirs(root));
   std::vector<std::string> complete;

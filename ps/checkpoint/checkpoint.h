@@ -91,6 +91,10 @@ Status PruneCheckpoints(const std::string& root, int keep);
 StatusOr<uint64_t> RestoreRows(const CheckpointChain& chain, SparseOptimizerKind optimizer,
                                const std::function<bool(uint64_t)>& keep, SparseTable* table);
 
+// Fills a manifest entry (checkpoints and serving bundles share the type).
+void SetFileEntry(const std::string& name, const FileDigest& digest, uint64_t rows,
+                  ckpt::FileEntry* entry);
+
 // Digest of a manifest entry.
 inline FileDigest EntryDigest(const ckpt::FileEntry& entry) {
   return FileDigest{entry.bytes(), entry.crc32()};

@@ -14,6 +14,9 @@
 #define DIPS_PS_CHECKPOINT_FILE_IO_H_
 
 #include <cstdint>
+#include <cstdio>
+#include <cstring>
+#include <memory>
 #include <string>
 
 #include <google/protobuf/message_lite.h>
@@ -21,6 +24,27 @@
 #include "common/status.h"
 
 namespace dips {
+
+// Fixed-width fields of binary file headers, little-endian (DIPS builds only
+// for little-endian hosts), at any alignment.
+template <typename T>
+void PutField(char* out, size_t offset, T value) {
+  std::memcpy(out + offset, &value, sizeof(T));
+}
+template <typename T>
+T GetField(const char* in, size_t offset) {
+  T value;
+  std::memcpy(&value, in + offset, sizeof(T));
+  return value;
+}
+
+// A FILE* closed when it goes out of scope.
+struct FileCloser {
+  void operator()(FILE* f) const {
+    if (f != nullptr) std::fclose(f);
+  }
+};
+using UniqueFile = std::unique_ptr<FILE, FileCloser>;
 
 struct FileDigest {
   uint64_t bytes = 0;

@@ -20,13 +20,6 @@ constexpr size_t kHeaderBytes = 48;
 constexpr size_t kFooterBytes = 16;
 constexpr size_t kRowsPerImport = 4096;
 
-struct FileCloser {
-  void operator()(FILE* f) const {
-    if (f != nullptr) std::fclose(f);
-  }
-};
-using File = std::unique_ptr<FILE, FileCloser>;
-
 // Buffered writer that keeps a running CRC-32 and remembers the first error
 // (ForEachRow's callback cannot stop the iteration).
 class CrcWriter {
@@ -54,17 +47,6 @@ class CrcWriter {
   int error_ = 0;
 };
 
-template <typename T>
-void Put(char* out, size_t offset, T value) {
-  std::memcpy(out + offset, &value, sizeof(T));
-}
-template <typename T>
-T Get(const char* in, size_t offset) {
-  T value;
-  std::memcpy(&value, in + offset, sizeof(T));
-  return value;
-}
-
 size_t RecordBytes(size_t dim, size_t state_floats) {
   return 32 + 4 * (dim + state_floats);
 }
@@ -76,7 +58,7 @@ StatusOr<RowFileInfo> WriteRowFile(const SparseTable& table, const RowFileOption
   const size_t dim = table.dim();
   const size_t state_floats = dim * StateFloatsPerWeight(options.optimizer);
   const std::string tmp = path + ".tmp";
-  File f(std::fopen(tmp.c_str(), "wb"));
+  UniqueFile f(std::fopen(tmp.c_str(), "wb"));
   if (f == nullptr) return IOError("cannot create " + tmp + ": " + std::strerror(errno));
   std::vector<char> buffer(4 << 20);
   std::setvbuf(f.get(), buffer.data(), _IOFBF, buffer.size());
@@ -84,23 +66,23 @@ StatusOr<RowFileInfo> WriteRowFile(const SparseTable& table, const RowFileOption
 
   char header[kHeaderBytes] = {};
   std::memcpy(header, kRowMagic, 8);
-  Put<uint32_t>(header, 8, kRowFileVersion);
-  Put<uint32_t>(header, 12, static_cast<uint32_t>(dim));
-  Put<uint32_t>(header, 16, static_cast<uint32_t>(state_floats));
-  Put<uint32_t>(header, 20, static_cast<uint32_t>(options.optimizer));
-  Put<int64_t>(header, 24, options.since_step);
-  Put<uint32_t>(header, 32, options.shard_index);
-  Put<uint32_t>(header, 36, options.num_shards);
+  PutField<uint32_t>(header, 8, kRowFileVersion);
+  PutField<uint32_t>(header, 12, static_cast<uint32_t>(dim));
+  PutField<uint32_t>(header, 16, static_cast<uint32_t>(state_floats));
+  PutField<uint32_t>(header, 20, static_cast<uint32_t>(options.optimizer));
+  PutField<int64_t>(header, 24, options.since_step);
+  PutField<uint32_t>(header, 32, options.shard_index);
+  PutField<uint32_t>(header, 36, options.num_shards);
   out.Write(header, kHeaderBytes);
 
   uint64_t rows = 0;
   std::vector<char> record(RecordBytes(dim, state_floats));
   table.ForEachRow([&](const RowView& row) {
     if (row.update_count == 0 || row.last_update_step <= options.since_step) return;
-    Put<uint64_t>(record.data(), 0, row.key);
-    Put<uint64_t>(record.data(), 8, row.count);
-    Put<int64_t>(record.data(), 16, row.last_update_step);
-    Put<int64_t>(record.data(), 24, row.update_count);
+    PutField<uint64_t>(record.data(), 0, row.key);
+    PutField<uint64_t>(record.data(), 8, row.count);
+    PutField<int64_t>(record.data(), 16, row.last_update_step);
+    PutField<int64_t>(record.data(), 24, row.update_count);
     std::memcpy(record.data() + 32, row.weights, 4 * dim);
     if (state_floats > 0) std::memcpy(record.data() + 32 + 4 * dim, row.state, 4 * state_floats);
     out.Write(record.data(), record.size());
@@ -108,7 +90,7 @@ StatusOr<RowFileInfo> WriteRowFile(const SparseTable& table, const RowFileOption
   });
   char footer[kFooterBytes];
   std::memcpy(footer, kFooterMagic, 8);
-  Put<uint64_t>(footer, 8, rows);
+  PutField<uint64_t>(footer, 8, rows);
   out.Write(footer, kFooterBytes);
   if (out.failed()) {
     return IOError("cannot write " + tmp + ": " + std::strerror(out.error()));
@@ -131,7 +113,7 @@ StatusOr<RowFileInfo> LoadRowFile(const std::string& path, const FileDigest* exp
                                   const std::function<bool(uint64_t)>& keep,
                                   SparseTable* table) {
   if (expected != nullptr) RETURN_IF_ERROR(VerifyFileDigest(path, *expected));
-  File f(std::fopen(path.c_str(), "rb"));
+  UniqueFile f(std::fopen(path.c_str(), "rb"));
   if (f == nullptr) return IOError("cannot open " + path + ": " + std::strerror(errno));
   const size_t dim = table->dim();
   const size_t state_floats = dim * StateFloatsPerWeight(optimizer);
@@ -140,16 +122,16 @@ StatusOr<RowFileInfo> LoadRowFile(const std::string& path, const FileDigest* exp
       std::memcmp(header, kRowMagic, 8) != 0) {
     return CorruptionError(path + " is not a DIPS row file (bad magic or too short)");
   }
-  if (Get<uint32_t>(header, 8) != kRowFileVersion) {
+  if (GetField<uint32_t>(header, 8) != kRowFileVersion) {
     return CorruptionError(path + ": unsupported row file version " +
-                           std::to_string(Get<uint32_t>(header, 8)));
+                           std::to_string(GetField<uint32_t>(header, 8)));
   }
-  if (Get<uint32_t>(header, 12) != dim || Get<uint32_t>(header, 16) != state_floats ||
-      Get<uint32_t>(header, 20) != static_cast<uint32_t>(optimizer)) {
+  if (GetField<uint32_t>(header, 12) != dim || GetField<uint32_t>(header, 16) != state_floats ||
+      GetField<uint32_t>(header, 20) != static_cast<uint32_t>(optimizer)) {
     return InvalidArgumentError(
-        path + " holds rows of dim " + std::to_string(Get<uint32_t>(header, 12)) + " with " +
-        std::to_string(Get<uint32_t>(header, 16)) + " state floats (optimiser " +
-        std::to_string(Get<uint32_t>(header, 20)) + "); the table has dim " +
+        path + " holds rows of dim " + std::to_string(GetField<uint32_t>(header, 12)) + " with " +
+        std::to_string(GetField<uint32_t>(header, 16)) + " state floats (optimiser " +
+        std::to_string(GetField<uint32_t>(header, 20)) + "); the table has dim " +
         std::to_string(dim) + " and optimiser " + SparseOptimizerName(optimizer));
   }
   uLong crc = crc32(0L, reinterpret_cast<const Bytef*>(header), kHeaderBytes);
@@ -181,13 +163,13 @@ StatusOr<RowFileInfo> LoadRowFile(const std::string& path, const FileDigest* exp
     views.clear();
     for (size_t i = 0; i < n; ++i) {
       const char* r = pending.data() + i * record_bytes;
-      const uint64_t key = Get<uint64_t>(r, 0);
+      const uint64_t key = GetField<uint64_t>(r, 0);
       if (keep && !keep(key)) continue;
       // Records are multiples of 4 bytes in a malloc'ed buffer: the float
       // pointers are aligned.
       views.push_back(RowView{key, reinterpret_cast<const float*>(r + 32),
                               reinterpret_cast<const float*>(r + 32 + 4 * dim),
-                              Get<uint64_t>(r, 8), Get<int64_t>(r, 16), Get<int64_t>(r, 24)});
+                              GetField<uint64_t>(r, 8), GetField<int64_t>(r, 16), GetField<int64_t>(r, 24)});
     }
     crc = crc32(crc, reinterpret_cast<const Bytef*>(pending.data()),
                 static_cast<uInt>(n * record_bytes));
@@ -205,9 +187,9 @@ StatusOr<RowFileInfo> LoadRowFile(const std::string& path, const FileDigest* exp
     return CorruptionError(path + " is truncated or has a damaged footer (" +
                            std::to_string(records) + " whole records read)");
   }
-  if (Get<uint64_t>(pending.data(), 8) != records) {
+  if (GetField<uint64_t>(pending.data(), 8) != records) {
     return CorruptionError(path + ": footer counts " +
-                           std::to_string(Get<uint64_t>(pending.data(), 8)) + " rows, file has " +
+                           std::to_string(GetField<uint64_t>(pending.data(), 8)) + " rows, file has " +
                            std::to_string(records));
   }
   crc = crc32(crc, reinterpret_cast<const Bytef*>(pending.data()), kFooterBytes);

@@ -26,23 +26,6 @@ size_t ElementBytes(bundle::RowPrecision precision) {
   return precision == bundle::ROW_PRECISION_FP16 ? 2 : 4;
 }
 
-template <typename T>
-void Put(char* out, size_t offset, T value) {
-  std::memcpy(out + offset, &value, sizeof(T));
-}
-template <typename T>
-T Get(const char* in, size_t offset) {
-  T value;
-  std::memcpy(&value, in + offset, sizeof(T));
-  return value;
-}
-
-struct FileCloser {
-  void operator()(FILE* f) const {
-    if (f != nullptr) std::fclose(f);
-  }
-};
-
 }  // namespace
 
 StatusOr<FileDigest> WriteEmbeddingFile(const std::string& path, int dim,
@@ -58,16 +41,16 @@ StatusOr<FileDigest> WriteEmbeddingFile(const std::string& path, int dim,
     }
   }
   const std::string tmp = path + ".tmp";
-  std::unique_ptr<FILE, FileCloser> f(std::fopen(tmp.c_str(), "wb"));
+  UniqueFile f(std::fopen(tmp.c_str(), "wb"));
   if (f == nullptr) return IOError("cannot create " + tmp + ": " + std::strerror(errno));
   char header[kHeaderBytes] = {};
   std::memcpy(header, kMagic, 8);
-  Put<uint32_t>(header, 8, kVersion);
-  Put<uint32_t>(header, 12, static_cast<uint32_t>(dim));
-  Put<uint32_t>(header, 16, static_cast<uint32_t>(precision));
-  Put<uint64_t>(header, 24, n);
-  Put<uint64_t>(header, 32, kHeaderBytes);
-  Put<uint64_t>(header, 40, kHeaderBytes + 8 * n);
+  PutField<uint32_t>(header, 8, kVersion);
+  PutField<uint32_t>(header, 12, static_cast<uint32_t>(dim));
+  PutField<uint32_t>(header, 16, static_cast<uint32_t>(precision));
+  PutField<uint64_t>(header, 24, n);
+  PutField<uint64_t>(header, 32, kHeaderBytes);
+  PutField<uint64_t>(header, 40, kHeaderBytes + 8 * n);
   bool ok = std::fwrite(header, 1, kHeaderBytes, f.get()) == kHeaderBytes;
   ok = ok && std::fwrite(keys, 8, n, f.get()) == n;
   const size_t elements = n * static_cast<size_t>(dim);
@@ -84,7 +67,7 @@ StatusOr<FileDigest> WriteEmbeddingFile(const std::string& path, int dim,
   }
   char footer[kFooterBytes];
   std::memcpy(footer, kFooterMagic, 8);
-  Put<uint64_t>(footer, 8, n);
+  PutField<uint64_t>(footer, 8, n);
   ok = ok && std::fwrite(footer, 1, kFooterBytes, f.get()) == kFooterBytes;
   if (!ok || std::fflush(f.get()) != 0 || ::fsync(fileno(f.get())) != 0) {
     return IOError("cannot write " + tmp + ": " + std::strerror(errno));
@@ -123,13 +106,13 @@ StatusOr<std::unique_ptr<EmbeddingFile>> EmbeddingFile::Open(const std::string& 
   if (std::memcmp(base, kMagic, 8) != 0) {
     return CorruptionError(path + " is not a DIPS embedding file (bad magic)");
   }
-  if (Get<uint32_t>(base, 8) != kVersion) {
+  if (GetField<uint32_t>(base, 8) != kVersion) {
     return CorruptionError(path + ": unsupported embedding file version " +
-                           std::to_string(Get<uint32_t>(base, 8)));
+                           std::to_string(GetField<uint32_t>(base, 8)));
   }
-  const uint32_t dim = Get<uint32_t>(base, 12);
-  const uint32_t precision = Get<uint32_t>(base, 16);
-  const uint64_t n = Get<uint64_t>(base, 24);
+  const uint32_t dim = GetField<uint32_t>(base, 12);
+  const uint32_t precision = GetField<uint32_t>(base, 16);
+  const uint64_t n = GetField<uint64_t>(base, 24);
   if (dim < 1 || dim > (1u << 16) ||
       (precision != bundle::ROW_PRECISION_FP32 && precision != bundle::ROW_PRECISION_FP16)) {
     return CorruptionError(path + ": bad header (dim " + std::to_string(dim) + ", precision " +
@@ -141,13 +124,13 @@ StatusOr<std::unique_ptr<EmbeddingFile>> EmbeddingFile::Open(const std::string& 
   // n is bounded by the file size before anything is multiplied by it.
   if (n > bytes / (8 + row_bytes) ||
       bytes != kHeaderBytes + n * (8 + row_bytes) + kFooterBytes ||
-      Get<uint64_t>(base, 32) != kHeaderBytes || Get<uint64_t>(base, 40) != kHeaderBytes + 8 * n) {
+      GetField<uint64_t>(base, 32) != kHeaderBytes || GetField<uint64_t>(base, 40) != kHeaderBytes + 8 * n) {
     return CorruptionError(path + " is truncated or its header is damaged: " +
                            std::to_string(bytes) + " bytes for " + std::to_string(n) +
                            " rows of dim " + std::to_string(dim));
   }
   const char* footer = base + bytes - kFooterBytes;
-  if (std::memcmp(footer, kFooterMagic, 8) != 0 || Get<uint64_t>(footer, 8) != n) {
+  if (std::memcmp(footer, kFooterMagic, 8) != 0 || GetField<uint64_t>(footer, 8) != n) {
     return CorruptionError(path + " has a damaged footer");
   }
   file->rows_ = n;
@@ -176,7 +159,7 @@ bool EmbeddingFile::Lookup(uint64_t key, float* out) const {
     std::memcpy(out, values_ + row * dim * 4, dim * 4);
   } else {
     const char* halves = values_ + row * dim * 2;
-    for (size_t i = 0; i < dim; ++i) out[i] = HalfToFloat(Get<uint16_t>(halves, 2 * i));
+    for (size_t i = 0; i < dim; ++i) out[i] = HalfToFloat(GetField<uint16_t>(halves, 2 * i));
   }
   return true;
 }

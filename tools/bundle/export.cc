@@ -70,11 +70,7 @@ SortedRows CollectRows(const SparseTable& table, uint64_t min_count) {
 
 void AddFile(const std::string& name, const FileDigest& digest, uint64_t rows,
              bundle::BundleManifest* manifest) {
-  ckpt::FileEntry* entry = manifest->add_files();
-  entry->set_name(name);
-  entry->set_bytes(digest.bytes);
-  entry->set_crc32(digest.crc32);
-  entry->set_rows(rows);
+  SetFileEntry(name, digest, rows, manifest->add_files());
 }
 
 }  // namespace

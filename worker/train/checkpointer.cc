@@ -17,11 +17,7 @@ int64_t NowUnixMs() {
 
 void AddEntry(const std::string& name, const FileDigest& digest, uint64_t rows,
               ckpt::Manifest* manifest) {
-  ckpt::FileEntry* entry = manifest->add_files();
-  entry->set_name(name);
-  entry->set_bytes(digest.bytes);
-  entry->set_crc32(digest.crc32);
-  entry->set_rows(rows);
+  SetFileEntry(name, digest, rows, manifest->add_files());
 }
 
 }  // namespace
