@@ -89,6 +89,35 @@ TEST(PsClientTest, PullPushMatchDirectTableBitForBit) {
   ExpectBitEqual(got, want);
 }
 
+// Admission and shrink counters travel in the STATS reply: a key admitted
+// on its 2nd sighting, a push to a key not yet admitted, a shrink pass.
+TEST(PsClientTest, StatsCarryAdmissionAndShrinkCounters) {
+  constexpr int kDim = 4;
+  const JobKeys keys = NewJobKeys();
+  SparseTableOptions table_options = AdamTable(kDim);
+  table_options.admit_after = 2;
+  TestShards shards(1, table_options, keys);
+  auto client = PsClient::Create(shards.ClientOptions(keys, kDim)).value();
+  const uint64_t key = 77;
+  std::vector<float> values(kDim), grads(kDim, 0.5f);
+  ASSERT_TRUE(client->Wait(client->Pull(&key, 1, true, values.data(), nullptr)).ok());
+  ASSERT_TRUE(client->Wait(client->Push(&key, 1, grads.data(), nullptr, 3)).ok());
+  ShardStats stats = client->Stats(0).value();
+  EXPECT_EQ(1u, stats.admissions);
+  EXPECT_EQ(1u, stats.unadmitted_pulls);
+  EXPECT_EQ(0u, stats.unadmitted_pushes);
+  EXPECT_EQ(1u, stats.rows);
+  EXPECT_EQ(1u, stats.rows_in_memory);
+  EXPECT_EQ(3, stats.latest_step);
+  ShrinkOptions shrink;
+  shrink.min_count = 1;  // the row's count is 0: it goes
+  ASSERT_TRUE(shards.table(0)->Shrink(shrink).ok());
+  stats = client->Stats(0).value();
+  EXPECT_EQ(0u, stats.rows);
+  EXPECT_EQ(1u, stats.evictions);
+  EXPECT_EQ(1u, stats.shrink_passes);
+}
+
 TEST(PsClientTest, EvaluationPullDoesNotCreateRows) {
   constexpr int kDim = 4;
   const JobKeys keys = NewJobKeys();

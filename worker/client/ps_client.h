@@ -68,6 +68,20 @@ struct ShardStats {
   uint64_t pulls = 0;
   uint64_t pushes = 0;
   uint64_t rows_created = 0;
+  // Tiers, admission and eviction (SparseTableStats; docs/tables.md).
+  uint64_t rows_in_memory = 0;
+  uint64_t rows_on_disk = 0;
+  uint64_t disk_bytes = 0;
+  uint64_t memory_hits = 0;
+  uint64_t memory_misses = 0;
+  uint64_t disk_loads = 0;
+  uint64_t spills = 0;
+  uint64_t admissions = 0;
+  uint64_t unadmitted_pulls = 0;
+  uint64_t unadmitted_pushes = 0;
+  uint64_t evictions = 0;
+  uint64_t shrink_passes = 0;
+  int64_t latest_step = -1;
   uint64_t requests_served = 0;
   uint64_t requests_rejected = 0;
   uint64_t handshake_failures = 0;
