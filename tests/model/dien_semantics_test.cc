@@ -38,7 +38,7 @@ LogSchema Schema() {
   return s;
 }
 
-ModelConfig Config(EvolutionKind evolution) {
+ModelConfig Config(EvolutionKind evolution, bool query_projection) {
   ModelConfig c;
   c.kind = ModelKind::kDien;
   c.embedding_dim = kDim;
@@ -54,6 +54,7 @@ ModelConfig Config(EvolutionKind evolution) {
   c.aux_hidden1 = 5;
   c.aux_hidden2 = 3;
   c.evolution = evolution;
+  c.dien_query_projection = query_projection;
   return c;
 }
 
@@ -192,6 +193,11 @@ class Reference {
       h[t] = state;
     }
     const Vec v = Behaviour(s.item_key, s.category_key, s.shop_key);
+    // The attention query: v_A, or v_A' = PReLU(v_A W_q + b_q).
+    const Vec q = config_.dien_query_projection
+                      ? Prelu(Linear(v, P("dien.query.w"), P("dien.query.b"), D),
+                              P("dien.query.prelu_alpha"))
+                      : v;
 
     Output out;
     for (int t = 0; t + 1 < n; ++t) {
@@ -202,7 +208,7 @@ class Reference {
     // Softmax over the valid steps only.
     Vec a(n);
     double max_score = -1e300, sum = 0;
-    for (int t = 0; t < n; ++t) max_score = std::max(max_score, a[t] = AttentionScore(h[t], v));
+    for (int t = 0; t < n; ++t) max_score = std::max(max_score, a[t] = AttentionScore(h[t], q));
     for (int t = 0; t < n; ++t) sum += (a[t] = std::exp(a[t] - max_score));
     for (int t = 0; t < n; ++t) a[t] /= sum;
 
@@ -255,10 +261,15 @@ double Bce(double logit, double label) {
   return -(label * std::log(p) + (1 - label) * std::log(1 - p));
 }
 
-class DienSemanticsTest : public ::testing::TestWithParam<EvolutionKind> {};
+struct Variant {
+  EvolutionKind evolution;
+  bool query_projection;
+};
+
+class DienSemanticsTest : public ::testing::TestWithParam<Variant> {};
 
 TEST_P(DienSemanticsTest, MatchesNaiveReferenceOnBuiltBatch) {
-  const ModelConfig config = Config(GetParam());
+  const ModelConfig config = Config(GetParam().evolution, GetParam().query_projection);
   auto created = Model<double>::Create(config);
   ASSERT_TRUE(created.ok()) << created.status().ToString();
   std::unique_ptr<Model<double>> model = std::move(created).value();
@@ -316,8 +327,10 @@ TEST_P(DienSemanticsTest, MatchesNaiveReferenceOnBuiltBatch) {
 }
 
 INSTANTIATE_TEST_SUITE_P(AllEvolutions, DienSemanticsTest,
-                         ::testing::Values(EvolutionKind::kAugru, EvolutionKind::kAgru,
-                                           EvolutionKind::kAigru));
+                         ::testing::Values(Variant{EvolutionKind::kAugru, false},
+                                           Variant{EvolutionKind::kAgru, false},
+                                           Variant{EvolutionKind::kAigru, false},
+                                           Variant{EvolutionKind::kAugru, true}));
 
 }  // namespace
 }  // namespace dips
