@@ -31,6 +31,8 @@ DEFINE_string(attention_activation, "prelu",
 DEFINE_bool(din_softmax, false, "DIN: masked softmax over attention scores (reference code)");
 DEFINE_string(evolution, "augru", "DIEN interest evolution: augru, agru or aigru");
 DEFINE_double(aux_loss_weight, 1.0, "DIEN auxiliary loss weight alpha (0 disables)");
+DEFINE_bool(dien_query_projection, false,
+            "DIEN: project the attention query, v_A' = PReLU(v_A W + b) (reference code)");
 DEFINE_string(aux_net, "mlp", "DIEN auxiliary scorer: mlp or inner_product");
 DEFINE_string(dense_optimizer, "adam", "Dense optimiser: adam or sgd");
 DEFINE_double(dense_lr, 0.002, "Dense learning rate");
@@ -100,6 +102,7 @@ StatusOr<TrainerOptions> TrainerOptionsFromFlags() {
   ASSIGN_OR_RETURN(o.model.evolution, ParseEvolutionKind(FLAGS_evolution));
   o.model.aux_loss_weight = static_cast<float>(FLAGS_aux_loss_weight);
   ASSIGN_OR_RETURN(o.model.aux_net, ParseAuxNetKind(FLAGS_aux_net));
+  o.model.dien_query_projection = FLAGS_dien_query_projection;
   o.train_files = SplitCommas(FLAGS_train);
   o.test_files = SplitCommas(FLAGS_test);
   if (o.train_files.empty()) return InvalidArgumentError("--train is required");

@@ -72,6 +72,10 @@ std::vector<GradientCase> AllCases() {
       dien.config.evolution = evo;
       cases.push_back(dien);
     }
+    GradientCase projected{"dien_augru_query_projection" + suffix,
+                           TinyConfig(ModelKind::kDien, act, 2), 2};
+    projected.config.dien_query_projection = true;
+    cases.push_back(projected);
     GradientCase inner{"dien_augru_inner_aux" + suffix, TinyConfig(ModelKind::kDien, act, 2), 2};
     inner.config.aux_net = AuxNetKind::kInnerProduct;
     cases.push_back(inner);

@@ -26,6 +26,7 @@ ModelConfig UnusualConfig() {
   c.aux_net = AuxNetKind::kInnerProduct;
   c.aux_hidden1 = 9;
   c.aux_hidden2 = 4;
+  c.dien_query_projection = true;
   c.dice_momentum = 0.9;
   c.dice_eps = 1e-6;
   return c;
@@ -54,6 +55,7 @@ void ExpectSameConfig(const ModelConfig& a, const ModelConfig& b) {
   EXPECT_EQ(a.aux_net, b.aux_net);
   EXPECT_EQ(a.aux_hidden1, b.aux_hidden1);
   EXPECT_EQ(a.aux_hidden2, b.aux_hidden2);
+  EXPECT_EQ(a.dien_query_projection, b.dien_query_projection);
   EXPECT_EQ(a.dice_momentum, b.dice_momentum);
   EXPECT_EQ(a.dice_eps, b.dice_eps);
 }

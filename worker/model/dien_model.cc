@@ -2,7 +2,9 @@
 
 #include <algorithm>
 
+#include "worker/model/layers/activations.h"
 #include "worker/model/layers/embedding.h"
+#include "worker/model/layers/linear.h"
 #include "worker/model/layers/pooling.h"
 #include "worker/model/workspace.h"
 
@@ -26,7 +28,17 @@ DienModel<T>::DienModel(const ModelConfig& config)
       // H == D, so v_A needs no projection before it meets h_t.
       attention_("dien.attention", hidden_, config.attention_hidden1, config.attention_hidden2,
                  config.attention_activation, this->mutable_params(), this->mutable_state()),
-      evolution_("dien.evolution", hidden_, hidden_, this->mutable_params()) {}
+      evolution_("dien.evolution", hidden_, hidden_, this->mutable_params()) {
+  if (config.dien_query_projection) {
+    ParamLayout* p = this->mutable_params();
+    const int D = config.behaviour_dim();
+    // Glorot and PReLU alpha 0.1: TF's dense default and the reference prelu.
+    query_proj_ = QueryProjection{
+        p->Add("dien.query.w", static_cast<size_t>(D) * hidden_, ParamInit::Glorot(D, hidden_)),
+        p->Add("dien.query.b", hidden_, ParamInit::Constant(0.0)),
+        p->Add("dien.query.prelu_alpha", hidden_, ParamInit::Constant(0.1))};
+  }
+}
 
 template <typename T>
 GruVariant DienModel<T>::evolution_variant() const {
@@ -62,8 +74,16 @@ T DienModel<T>::InterestForward(const Batch& batch, const SequenceInputs<T>& in,
                                 aux_->Shape(B, L));
   }
 
+  const T* query = in.target;
+  if (query_proj_.has_value()) {
+    T* pre = Grow(&query_pre_, static_cast<size_t>(B) * H);
+    linear_forward(pre, in.target, params + query_proj_->w, params + query_proj_->b, B, in.dim, H);
+    T* q = Grow(&query_, static_cast<size_t>(B) * H);
+    prelu_forward(q, pre, params + query_proj_->alpha, B, H);
+    query = q;
+  }
   T* scores = Grow(&scores_, n);
-  attention_unit_forward(scores, &attention_cache_, attention_.Weights(params, state), h, in.target,
+  attention_unit_forward(scores, &attention_cache_, attention_.Weights(params, state), h, query,
                          in.mask, training, attention_.Shape(B, L));
   T* a = Grow(&attention_weights_, n);
   masked_softmax_forward(a, scores, in.mask, B, L);
@@ -129,9 +149,22 @@ void DienModel<T>::InterestBackward(const Batch& batch, const SequenceInputs<T>&
 
   T* dscores = GrowZeroed(&dscores_, n);
   masked_softmax_backward(dscores, da, a, in.mask, B, L);
-  attention_unit_backward(dh, grads.target, attention_.Grads(param_grads), dscores,
-                          &attention_cache_, attention_.Weights(params, static_cast<T*>(nullptr)),
-                          h, in.target, in.mask, attention_.Shape(B, L));
+  if (query_proj_.has_value()) {
+    const size_t bh = static_cast<size_t>(B) * H;
+    T* dq = GrowZeroed(&dquery_, bh);
+    attention_unit_backward(dh, dq, attention_.Grads(param_grads), dscores, &attention_cache_,
+                            attention_.Weights(params, static_cast<T*>(nullptr)), h,
+                            query_.data(), in.mask, attention_.Shape(B, L));
+    T* dpre = GrowZeroed(&dquery_pre_, bh);
+    prelu_backward(dpre, param_grads + query_proj_->alpha, dq, query_pre_.data(),
+                   params + query_proj_->alpha, B, H);
+    linear_backward(grads.target, param_grads + query_proj_->w, param_grads + query_proj_->b,
+                    dpre, in.target, params + query_proj_->w, B, in.dim, H);
+  } else {
+    attention_unit_backward(dh, grads.target, attention_.Grads(param_grads), dscores,
+                            &attention_cache_, attention_.Weights(params, static_cast<T*>(nullptr)),
+                            h, in.target, in.mask, attention_.Shape(B, L));
+  }
 
   if (aux_active_) {
     const ModelConfig& c = this->config();
@@ -155,6 +188,7 @@ double DienModel<T>::InterestFlops(const Batch& batch) const {
   // attention unit over valid ones only.
   double flops = extractor_.TrainingFlops(B, L) + evolution_.TrainingFlops(B, L) +
                  attention_.TrainingFlops(B, ValidPositions(batch));
+  if (query_proj_.has_value()) flops += 3.0 * 2.0 * B * this->config().behaviour_dim() * hidden_;
   if (aux_.has_value() && batch.has_negatives()) {
     double pairs = 0;
     for (int32_t len : batch.lengths) pairs += std::max(0, len - 1);

@@ -2,7 +2,8 @@
 // its states against the next real and a sampled negative behaviour,
 // attention of every state against v_A (masked softmax over valid steps),
 // and the interest evolution GRU (AUGRU by default, AGRU, or AIGRU)
-// whose final state is u = h'_T.
+// whose final state is u = h'_T. With config.dien_query_projection the
+// attention query is v_A' = PReLU(v_A W_q + b_q) instead of v_A.
 //
 // The auxiliary loss runs only in training passes, on batches that carry
 // negatives, when aux_loss_weight > 0; evaluation loss is the target loss.
@@ -37,6 +38,12 @@ class DienModel final : public CtrModel<T> {
   std::optional<AuxNetParams> aux_;  // absent when aux_loss_weight == 0
   AttentionUnitParams attention_;
   GruParams evolution_;
+  // Query projection views (dien_query_projection), added after every other
+  // view so the default layout and its initial values do not change.
+  struct QueryProjection {
+    size_t w, b, alpha;  // [D x H], [H], [H]
+  };
+  std::optional<QueryProjection> query_proj_;
 
   GruCache<T> extractor_cache_, evolution_cache_;
   AuxLossCache<T> aux_cache_;
@@ -49,6 +56,8 @@ class DienModel final : public CtrModel<T> {
   std::vector<T> evolution_states_;            // [batch x length x H] h'_t
   std::vector<T> dhidden_, devolution_, devolution_input_, dnegatives_;
   std::vector<T> dattention_, dscores_;
+  std::vector<T> query_pre_, query_;  // [batch x H] v_A W_q + b_q, v_A'
+  std::vector<T> dquery_, dquery_pre_;
 };
 
 }  // namespace dips

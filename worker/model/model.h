@@ -57,6 +57,12 @@ struct ModelConfig {
   AuxNetKind aux_net = AuxNetKind::kMlp;
   int aux_hidden1 = 100;  // auxiliary MLP g: [h_t, e] -> 100 -> 50 -> 1
   int aux_hidden2 = 50;
+  // Attention query v_A' = PReLU(v_A W_q + b_q) (W_q [D x H], alpha 0.1), as
+  // the reference code's din_fcn_attention does even though H = D there. It
+  // lets the unit match h_t against any linear map of v_A (a full bilinear
+  // h^T M v through h_t * v_A'), not only elementwise. MODELS.md projects
+  // only when sizes differ, so this is off by default.
+  bool dien_query_projection = false;
   // Dice.
   double dice_momentum = 0.99;
   double dice_eps = 1e-8;

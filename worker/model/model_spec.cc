@@ -21,6 +21,7 @@ ckpt::ModelSpec ToModelSpec(const ModelConfig& config, const LogSchema& schema, 
   spec.set_aux_net(AuxNetKindName(config.aux_net));
   spec.set_aux_hidden1(config.aux_hidden1);
   spec.set_aux_hidden2(config.aux_hidden2);
+  spec.set_dien_query_projection(config.dien_query_projection);
   spec.set_dice_momentum(config.dice_momentum);
   spec.set_dice_eps(config.dice_eps);
   spec.set_has_shop(schema.has_shop);
@@ -54,6 +55,7 @@ StatusOr<ModelConfig> FromModelSpec(const ckpt::ModelSpec& spec) {
   ASSIGN_OR_RETURN(config.aux_net, ParseAuxNetKind(spec.aux_net()));
   config.aux_hidden1 = spec.aux_hidden1();
   config.aux_hidden2 = spec.aux_hidden2();
+  config.dien_query_projection = spec.dien_query_projection();
   config.dice_momentum = spec.dice_momentum();
   config.dice_eps = spec.dice_eps();
   RETURN_IF_ERROR(ValidateModelConfig(config));
