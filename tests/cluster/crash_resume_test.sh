@@ -20,7 +20,8 @@
 #                model with the same test AUC and log loss (to 1e-6) as the
 #                job that wrote it, and the 3 shards restore every row the
 #                2 wrote, each exactly once.
-# Every process started here is stopped by PID on exit; every wait is bounded.
+# Every process started here is stopped by PID on exit; every wait is bounded
+# (tests/cluster/job_lib.sh).
 set -uo pipefail
 
 mode="${1:?mode: kill_server, kill_worker or reshard}"
@@ -29,42 +30,15 @@ here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 local_sh="$here/../../cluster/local.sh"
 export GLOG_logtostderr=1 OMP_NUM_THREADS=1
 
-log() { echo "crash_resume_test($mode): $*" >&2; }
-fail() { log "FAIL: $*"; exit 1; }
-now_ms() { echo $(($(date +%s%N) / 1000000)); }
-
-dir="$(mktemp -d -t dips-crash-resume.XXXXXX)"
-job_pid=""
-rank_pids=()
-
-cleanup() {
-  local code=$?
-  trap - EXIT INT TERM
-  for pid in "${rank_pids[@]}"; do kill -KILL "$pid" 2>/dev/null; done
-  if [[ -n "$job_pid" ]] && kill -0 "$job_pid" 2>/dev/null; then
-    kill -TERM "$job_pid" 2>/dev/null
-    for _ in $(seq 50); do kill -0 "$job_pid" 2>/dev/null || break; sleep 0.1; done
-    kill -KILL "$job_pid" 2>/dev/null
-  fi
-  [[ -n "$job_pid" ]] && wait "$job_pid" 2>/dev/null
-  rm -rf "$dir"
-  exit "$code"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+test_name=crash_resume_test
+JOB_TIMEOUT_S=150
+source "$here/job_lib.sh"
 
 "$bin" gen --out_dir="$dir/data" --users=1000 --items=2000 --shops=300 --categories=20 \
   --train_samples=16000 --test_samples=4000 >"$dir/gen.log" 2>&1 ||
   { cat "$dir/gen.log"; fail "dips gen failed"; }
 flags=(--model=din --train="$dir/data/train.txt" --test="$dir/data/test.txt" --seed=2
        --rpc_timeout_s=20 --sync_timeout_s=30)
-
-run_job() {  # servers workers flags... -> $out, $code
-  local servers="$1" workers="$2"; shift 2
-  out="$(DIPS_BIN="$bin" "$local_sh" --servers "$servers" --workers "$workers" --timeout 150 \
-    -- "$@" 2>&1)"
-  code=$?
-}
 
 metric() {  # metric NAME FILE: the value in the last JSON line of a metrics file
   tail -n 1 "$2" | grep -o "\"$1\":[0-9.]*" | cut -d: -f2
@@ -81,32 +55,15 @@ case "$mode" in
     auc_ref="$(metric test_auc "$dir/ref.jsonl")"
 
     ckpt_flags=(--checkpoint_dir="$dir/ckpt" --checkpoint_every_steps=10 --full_checkpoint_every=2)
-    DIPS_BIN="$bin" "$local_sh" --servers 2 --workers 1 --timeout 150 -- "${flags[@]}" \
-      --epochs=3 "${ckpt_flags[@]}" >"$dir/crash.out" 2>&1 &
-    job_pid=$!
-    limit=$(($(now_ms) + 90000))
-    until grep -q "ckpt-000000000020) \|ckpt-000000000020 (" "$dir/crash.out" 2>/dev/null; do
-      kill -0 "$job_pid" 2>/dev/null || { cat "$dir/crash.out"; fail "the job ended before its second checkpoint"; }
-      (($(now_ms) < limit)) || { cat "$dir/crash.out"; fail "no second checkpoint within 90 s"; }
-      sleep 0.05
-    done
-    victim=""
-    for pid in $(ps -o pid= --ppid "$job_pid"); do
-      rank_pids+=("$pid")
-      if tr '\0' '\n' <"/proc/$pid/environ" 2>/dev/null | grep -qx "OMPI_COMM_WORLD_RANK=$victim_rank"; then
-        victim="$pid"
-      fi
-    done
+    start_job 2 1 "${flags[@]}" --epochs=3 "${ckpt_flags[@]}"
+    wait_for_output 'ckpt-000000000020( \(|\) )' 90
+    victim="$(rank_pid "$victim_rank")"
     [[ -n "$victim" ]] || fail "no process with rank $victim_rank"
     log "killing rank $victim_rank (pid $victim) with SIGKILL"
     kill -KILL "$victim"
-    limit=$(($(now_ms) + 90000))
-    while kill -0 "$job_pid" 2>/dev/null; do
-      (($(now_ms) < limit)) || { cat "$dir/crash.out"; fail "the job still runs 90 s after the kill"; }
-      sleep 0.1
-    done
-    wait "$job_pid"; crash_code=$?; job_pid=""
-    ((crash_code != 0)) || { cat "$dir/crash.out"; fail "the job exited 0 although rank $victim_rank died"; }
+    wait_job "$(now_ms)" 90
+    crash_code=$code
+    ((crash_code != 0)) || { cat "$dir/job.out"; fail "the job exited 0 although rank $victim_rank died"; }
     newest="$(complete_checkpoints | tail -n 1)"
     [[ -n "$newest" ]] || fail "no complete checkpoint survived the crash"
     log "crashed with exit code $crash_code; newest complete checkpoint: $newest"
