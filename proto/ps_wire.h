@@ -23,7 +23,7 @@ namespace dips {
 inline constexpr uint32_t kPsMagic = 0x53504944u;
 // Bumped on any incompatible change to headers or frame layout. A server
 // answers any other version with FailedPrecondition and serves nothing.
-inline constexpr uint32_t kPsProtocolVersion = 1;
+inline constexpr uint32_t kPsProtocolVersion = 2;
 
 inline constexpr size_t kKeyBytes = sizeof(uint64_t);
 inline constexpr size_t kValueBytes = sizeof(float);

@@ -9,6 +9,7 @@
 #include <rocksdb/cache.h>
 #include <rocksdb/filter_policy.h>
 #include <rocksdb/table.h>
+#include <rocksdb/utilities/checkpoint.h>
 
 namespace dips {
 namespace {
@@ -33,6 +34,15 @@ uint64_t DecodeHash(const char* in) {
   for (int i = 0; i < 8; ++i) hash = (hash << 8) | static_cast<uint8_t>(in[i]);
   return hash;
 }
+
+// Read-only opens must not write a LOG file into a checkpoint.
+class DiscardLogger : public rocksdb::Logger {
+ public:
+  using rocksdb::Logger::Logv;
+  void Logv(const char* /*format*/, va_list /*ap*/) override {}
+};
+
+bool IsSstFile(const std::filesystem::path& path) { return path.extension() == ".sst"; }
 
 rocksdb::ColumnFamilyOptions ColumnOptions(const RocksTierOptions& o) {
   rocksdb::BlockBasedTableOptions table;
@@ -152,7 +162,9 @@ StatusOr<std::shared_ptr<RocksTier>> RocksTier::Open(const RocksTierOptions& opt
       }
     }
   }
-  if (existed && options.keep_existing) {
+  if (existed && options.keep_existing && options.seeded_from_checkpoint) {
+    LOG(INFO) << "RocksDB tier " << options.dir << ": opened from a verified checkpoint";
+  } else if (existed && options.keep_existing) {
     std::string marker;
     const rocksdb::Status s = db->Get(rocksdb::ReadOptions(), kCleanShutdownKey, &marker);
     if (s.ok()) {
@@ -181,8 +193,8 @@ StatusOr<std::shared_ptr<RocksTier>> RocksTier::Open(const RocksTierOptions& opt
 
 RocksTier::~RocksTier() {
   if (db_ == nullptr) return;
-  Status status = Flush();
-  if (status.ok() && !unclean_.load()) {
+  Status status = read_only_ ? Status::OK() : Flush();
+  if (status.ok() && !unclean_.load() && !read_only_) {
     rocksdb::WriteOptions durable;
     durable.sync = true;
     status = FromRocks(db_->Put(durable, kCleanShutdownKey, "1"), "writing the marker");
@@ -296,6 +308,90 @@ Status RocksTier::Flush() {
   }
   handles.push_back(default_column_);
   return FromRocks(db_->Flush(rocksdb::FlushOptions(), handles), "flushing " + dir_);
+}
+
+Status RocksTier::CreateCheckpoint(const std::string& dir) {
+  if (read_only_) return FailedPreconditionError("RocksDB tier " + dir_ + " is read-only");
+  rocksdb::Checkpoint* raw = nullptr;
+  RETURN_IF_ERROR(FromRocks(rocksdb::Checkpoint::Create(db_.get(), &raw),
+                            "checkpointing " + dir_));
+  std::unique_ptr<rocksdb::Checkpoint> checkpoint(raw);
+  // log_size_for_flush = 0: always flush the memtables, so the checkpoint
+  // is SST files only (row writes skip the WAL and would be lost otherwise).
+  return FromRocks(checkpoint->CreateCheckpoint(dir, /*log_size_for_flush=*/0),
+                   "checkpointing " + dir_ + " into " + dir);
+}
+
+StatusOr<std::shared_ptr<RocksTier>> RocksTier::OpenReadOnly(const std::string& dir) {
+  std::shared_ptr<RocksTier> tier(new RocksTier());
+  tier->dir_ = dir;
+  tier->read_only_ = true;
+  rocksdb::Options db_options;
+  db_options.paranoid_checks = true;
+  db_options.info_log = std::make_shared<DiscardLogger>();
+  std::vector<std::string> names;
+  RETURN_IF_ERROR(FromRocks(rocksdb::DB::ListColumnFamilies(db_options, dir, &names),
+                            "listing the column families of " + dir));
+  std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
+  for (const std::string& name : names) {
+    descriptors.emplace_back(name, rocksdb::ColumnFamilyOptions());
+  }
+  std::vector<Column*> handles;
+  rocksdb::DB* db = nullptr;
+  RETURN_IF_ERROR(FromRocks(
+      rocksdb::DB::OpenForReadOnly(db_options, dir, descriptors, &handles, &db),
+      "opening " + dir + " read-only"));
+  tier->db_.reset(db);
+  std::lock_guard<std::mutex> lock(tier->mu_);
+  for (size_t i = 0; i < handles.size(); ++i) {
+    if (names[i] == rocksdb::kDefaultColumnFamilyName) {
+      tier->default_column_ = handles[i];
+    } else {
+      tier->columns_[names[i]] = handles[i];
+    }
+  }
+  return tier;
+}
+
+StatusOr<RocksTier::Column*> RocksTier::FindColumn(const std::string& name) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = columns_.find(name);
+  if (it == columns_.end()) {
+    return NotFoundError("RocksDB " + dir_ + " has no column family '" + name + "'");
+  }
+  return it->second;
+}
+
+Status RocksTier::SeedFromCheckpoint(const std::string& checkpoint_dir,
+                                     const std::string& live_dir) {
+  namespace fs = std::filesystem;
+  std::error_code error;
+  fs::remove_all(live_dir, error);
+  if (!error) fs::create_directories(live_dir, error);
+  if (error) return IOError("cannot recreate " + live_dir + ": " + error.message());
+  uint64_t linked = 0, copied = 0;
+  for (const fs::directory_entry& entry : fs::directory_iterator(checkpoint_dir, error)) {
+    if (!entry.is_regular_file()) continue;
+    const fs::path target = fs::path(live_dir) / entry.path().filename();
+    if (IsSstFile(entry.path())) {
+      fs::create_hard_link(entry.path(), target, error);
+      if (!error) {
+        ++linked;
+        continue;
+      }
+      error.clear();  // another file system: copy instead
+    }
+    fs::copy_file(entry.path(), target, error);
+    if (error) {
+      return IOError("cannot copy " + entry.path().string() + " to " + target.string() + ": " +
+                     error.message());
+    }
+    ++copied;
+  }
+  if (error) return IOError("cannot list " + checkpoint_dir + ": " + error.message());
+  LOG(INFO) << "RocksDB tier " << live_dir << " seeded from " << checkpoint_dir << " ("
+            << linked << " files linked, " << copied << " copied)";
+  return Status::OK();
 }
 
 Status RocksTier::VerifyChecksums() {

@@ -49,6 +49,10 @@ struct RocksTierOptions {
   // of an earlier run). true: keep and serve it (restart tests, checkpoint
   // tooling).
   bool keep_existing = false;
+  // With keep_existing: the directory was just made from a checkpoint whose
+  // files the caller verified (SeedFromCheckpoint after VerifyCheckpoint),
+  // so it is not checked as a crashed tier would be.
+  bool seeded_from_checkpoint = false;
   uint64_t block_cache_bytes = uint64_t{512} << 20;  // data, index and filter blocks
   uint64_t write_buffer_bytes = uint64_t{64} << 20;  // one memtable, per column family
   int max_write_buffers = 3;  // memtables per column family (active + flushing)
@@ -100,6 +104,28 @@ class RocksTier {
   // Bytes of live SST files plus memtables of `column`.
   uint64_t DiskBytes(Column* column) const;
 
+  // Writes a RocksDB checkpoint of every column family into `dir` (which
+  // must not exist; its parent must): memtables are flushed first, SST files
+  // are hard-linked when dir is on the same file system (so a checkpoint
+  // costs only the files written since the previous one) and copied
+  // otherwise. The checkpoint carries a consistent-state marker, so a tier
+  // opened from it (SeedFromCheckpoint) is not taken for a crashed one. The
+  // caller quiesces writes (the table flushes its dirty rows first).
+  Status CreateCheckpoint(const std::string& dir);
+
+  // Opens a checkpoint (or a tier directory no process has open) read-only,
+  // without writing anything into it (no LOG file, no marker change).
+  static StatusOr<std::shared_ptr<RocksTier>> OpenReadOnly(const std::string& dir);
+  // The column family of table `name`; NotFound if the tier has none.
+  StatusOr<Column*> FindColumn(const std::string& name) const;
+
+  // Makes `live_dir` a copy of the checkpoint at `checkpoint_dir` that Open
+  // with keep_existing can serve: whatever live_dir held is deleted, SST
+  // files (immutable) are hard-linked when possible, the other files copied
+  // (RocksDB rewrites those). The checkpoint itself is never modified.
+  static Status SeedFromCheckpoint(const std::string& checkpoint_dir,
+                                   const std::string& live_dir);
+
   // Whether Open found rows left by a process that did not shut down cleanly.
   bool recovered_unclean() const { return recovered_unclean_; }
   // Called when a table could not write its dirty rows at shutdown: the
@@ -115,6 +141,7 @@ class RocksTier {
   Column* default_column_ = nullptr;  // holds the clean-shutdown marker
   rocksdb::ColumnFamilyOptions column_options_;
   bool recovered_unclean_ = false;
+  bool read_only_ = false;
   std::atomic<bool> unclean_{false};
   mutable std::mutex mu_;
   // Every open column family except the default one, by name.

@@ -27,6 +27,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <string>
 
 #include "common/status.h"
 #include "ps/sparse_optimizer.h"
@@ -179,6 +180,20 @@ class SparseTable {
   // Errors: IOError when the disk tier fails (rows of earlier stripes may
   // already be removed; nothing is lost from the stripe that failed).
   virtual StatusOr<ShrinkResult> Shrink(const ShrinkOptions& options) = 0;
+
+  // Tables with a disk tier checkpoint it with RocksDB's own facility
+  // (ps/checkpoint/shard_checkpoint.h decides which way a table is saved).
+  virtual bool has_disk_tier() const { return false; }
+  // Writes every row in memory that is newer than its disk copy to the disk
+  // tier, then a RocksDB checkpoint of the tier into `dir` (which must not
+  // exist; see RocksTier::CreateCheckpoint). Returns the table's row count,
+  // all of which the checkpoint holds. The caller quiesces pushes.
+  // FailedPrecondition for tables without a disk tier.
+  virtual StatusOr<uint64_t> CheckpointDiskTier(const std::string& /*dir*/) {
+    return FailedPreconditionError("this table has no disk tier");
+  }
+  // The column family holding the table's rows in its disk tier.
+  virtual std::string disk_column_family() const { return ""; }
 };
 
 // The deterministic initial weights of `key` under `options`.

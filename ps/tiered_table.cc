@@ -413,6 +413,17 @@ Status TieredSparseTable::FlushToDisk() {
   return tier_->Flush();
 }
 
+StatusOr<uint64_t> TieredSparseTable::CheckpointDiskTier(const std::string& dir) {
+  uint64_t rows = 0;
+  for (auto& stripe : stripes_) {
+    std::lock_guard<std::mutex> lock(stripe->mu);
+    RETURN_IF_ERROR(WriteBackDirty(stripe.get()));
+    rows += stripe->disk_rows;  // every row has a disk copy now
+  }
+  RETURN_IF_ERROR(tier_->CreateCheckpoint(dir));
+  return rows;
+}
+
 SparseTableStats TieredSparseTable::Stats() const {
   SparseTableStats stats;
   uint64_t memory_only = 0;

@@ -96,6 +96,10 @@ class TieredSparseTable final : public SparseTable {
   void ForEachRow(const std::function<void(const RowView&)>& fn) const override;
   StatusOr<ShrinkResult> Shrink(const ShrinkOptions& options) override;
 
+  bool has_disk_tier() const override { return true; }
+  StatusOr<uint64_t> CheckpointDiskTier(const std::string& dir) override;
+  std::string disk_column_family() const override { return options_.column_family; }
+
   // Writes every dirty row to the tier and flushes the tier's memtables:
   // afterwards the disk holds every row (rows stay cached in memory).
   Status FlushToDisk();

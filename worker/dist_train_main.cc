@@ -32,6 +32,7 @@
 #include <chrono>
 #include <cstdio>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -41,6 +42,7 @@
 #include <glog/logging.h>
 
 #include "ps/checkpoint/checkpoint.h"
+#include "ps/rocksdb_tier.h"
 #include "ps/server/curve_keys.h"
 #include "ps/server/ps_server.h"
 #include "ps/sparse_table.h"
@@ -264,15 +266,13 @@ Status NameServerRank(const Status& status, const std::vector<std::string>& endp
   return status;
 }
 
-// Loads this shard's rows of checkpoint `name`: every row file of the chain
-// is read and the rows this shard owns under the job's partitioner are
-// kept, so a checkpoint written by any number of servers loads onto this
-// job's.
-void RestoreShard(Cluster* cluster, const TrainerOptions& train, const std::string& name,
+// Loads this shard's rows of the checkpoint `chain`: every row file and
+// RocksDB shard of the chain is read and the rows this shard owns under the
+// job's partitioner are kept, so a checkpoint written by any number of
+// servers loads onto this job's.
+void RestoreShard(Cluster* cluster, const TrainerOptions& train, const CheckpointChain& chain,
                   SparseTable* table) {
   const std::string who = "server rank " + std::to_string(cluster->rank());
-  const CheckpointChain chain = ValueOrAbort(ReadCheckpointChain(train.checkpoint.dir, name),
-                                             who + ": reading checkpoint " + name);
   const HashPartitioner partitioner(cluster->num_servers());
   const int shard = cluster->server_index();
   const auto start = std::chrono::steady_clock::now();
@@ -287,6 +287,25 @@ void RestoreShard(Cluster* cluster, const TrainerOptions& train, const std::stri
             << " s";
 }
 
+// The RocksDB checkpoint this server can open as its disk tier as it is:
+// the chain is one checkpoint, written by as many servers, whose shard of
+// the same index is a RocksDB checkpoint of the same table. Null otherwise
+// (the rows are then imported one by one).
+const ckpt::RocksdbShard* AdoptableShard(const CheckpointChain& chain, const Cluster& cluster,
+                                         const ShardTableOptions& table) {
+  if (table.memory_budget_bytes == 0 || chain.names.size() != 1 ||
+      chain.newest().num_shards() != static_cast<uint32_t>(cluster.num_servers())) {
+    return nullptr;
+  }
+  for (const ckpt::RocksdbShard& shard : chain.newest().rocksdb_shards()) {
+    if (shard.shard() == static_cast<uint32_t>(cluster.server_index()) &&
+        shard.column_family() == table.table_name) {
+      return &shard;
+    }
+  }
+  return nullptr;
+}
+
 void RunServer(Cluster* cluster, const DistOptions& dist, const TrainerOptions& train,
                const std::string& host, const JobKeys* keys, const std::string& resume_name) {
   ShardTableOptions table_options;
@@ -296,9 +315,34 @@ void RunServer(Cluster* cluster, const DistOptions& dist, const TrainerOptions& 
   table_options.rocksdb = train.table_rocksdb;
   table_options.rocksdb.dir = JoinPath(train.table_rocksdb.dir,
                                        "shard-" + std::to_string(cluster->server_index()));
+  const std::string who = "server rank " + std::to_string(cluster->rank());
+  std::optional<CheckpointChain> chain;
+  if (!resume_name.empty()) {
+    chain = ValueOrAbort(ReadCheckpointChain(train.checkpoint.dir, resume_name),
+                         who + ": reading checkpoint " + resume_name);
+  }
+  const ckpt::RocksdbShard* adopt =
+      chain ? AdoptableShard(*chain, *cluster, table_options) : nullptr;
+  const auto start = std::chrono::steady_clock::now();
+  if (adopt != nullptr) {
+    // The checkpoint was verified (every file's CRC) by the rank that chose it.
+    OkOrAbort(RocksTier::SeedFromCheckpoint(JoinPath(chain->newest_dir(), adopt->dir()),
+                                            table_options.rocksdb.dir),
+              who + ": restoring the disk tier");
+    table_options.rocksdb.keep_existing = true;
+    table_options.rocksdb.seeded_from_checkpoint = true;
+  }
   std::unique_ptr<SparseTable> table =
       ValueOrAbort(OpenShardTable(table_options), "creating the server's table");
-  if (!resume_name.empty()) RestoreShard(cluster, train, resume_name, table.get());
+  if (adopt != nullptr) {
+    LOG(INFO) << who << ": restored " << table->Stats().rows << " rows of shard "
+              << cluster->server_index() << " by opening the RocksDB checkpoint "
+              << JoinPath(chain->newest_dir(), adopt->dir()) << " in "
+              << std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count()
+              << " s";
+  } else if (chain) {
+    RestoreShard(cluster, train, *chain, table.get());
+  }
   TableMaintenanceOptions maintenance_options = train.table_maintenance;
   maintenance_options.name = "shard " + std::to_string(cluster->server_index());
   TableMaintenance maintenance(table.get(), maintenance_options);

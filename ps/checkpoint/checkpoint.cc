@@ -11,6 +11,7 @@
 #include <set>
 
 #include "ps/checkpoint/row_file.h"
+#include "ps/checkpoint/shard_checkpoint.h"
 
 namespace dips {
 namespace {
@@ -56,6 +57,13 @@ StatusOr<std::vector<std::string>> CheckpointDirs(const std::string& root) {
   return names;
 }
 
+bool IsDirectory(const std::string& path) {
+  struct stat st;
+  return ::lstat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+// Deletes a checkpoint directory: its files and its RocksDB shard
+// directories (one level of files each; deeper trees are not ours).
 Status RemoveTree(const std::string& path) {
   DIR* dir = ::opendir(path.c_str());
   if (dir == nullptr) return IOError("cannot open " + path + ": " + std::strerror(errno));
@@ -64,6 +72,11 @@ Status RemoveTree(const std::string& path) {
     const std::string name = entry->d_name;
     if (name == "." || name == "..") continue;
     const std::string child = JoinPath(path, name);
+    if (IsDirectory(child)) {
+      const Status removed = RemoveTree(child);
+      if (!removed.ok() && status.ok()) status = removed;
+      continue;
+    }
     if (::unlink(child.c_str()) != 0 && status.ok()) {
       status = IOError("cannot delete " + child + ": " + std::strerror(errno));
     }
@@ -80,7 +93,8 @@ Status ReadManifest(const std::string& root, const std::string& name, ckpt::Mani
   const std::string path = JoinPath(JoinPath(root, name), kManifestFileName);
   if (!Exists(path)) return NotFoundError("checkpoint " + JoinPath(root, name) + " has no manifest");
   RETURN_IF_ERROR(ReadProtoFile(path, manifest));
-  if (manifest->format_version() != kCheckpointFormatVersion) {
+  if (manifest->format_version() != 1 &&
+      manifest->format_version() != kCheckpointFormatVersion) {
     return CorruptionError(path + ": unsupported checkpoint format version " +
                            std::to_string(manifest->format_version()));
   }
@@ -231,6 +245,11 @@ StatusOr<uint64_t> RestoreRows(const CheckpointChain& chain, SparseOptimizerKind
       ASSIGN_OR_RETURN(RowFileInfo info, LoadRowFile(JoinPath(dir, entry.name()), &digest,
                                                      optimizer, keep, table));
       rows += info.rows;
+    }
+    for (const ckpt::RocksdbShard& shard : chain.manifests[c].rocksdb_shards()) {
+      ASSIGN_OR_RETURN(uint64_t loaded, LoadRocksdbShard(dir, chain.manifests[c], shard,
+                                                         optimizer, keep, table));
+      rows += loaded;
     }
   }
   return rows;

@@ -2,7 +2,9 @@
 // one directory per checkpoint, named by its global step:
 //
 //   <root>/ckpt-000000001200/
-//     shard-00000-of-00002.rows   row files (ps/checkpoint/row_file.h)
+//     shard-00000-of-00002.rows   row files (ps/checkpoint/row_file.h), or
+//     shard-00000-of-00002.rocksdb/  a RocksDB checkpoint of a shard with a
+//                                 disk tier (ps/checkpoint/shard_checkpoint.h)
 //     dense.pb                    DenseState
 //     worker-00000.pb ...         WorkerState per worker
 //     MANIFEST                    Manifest, written last and atomically
@@ -28,7 +30,8 @@
 
 namespace dips {
 
-inline constexpr uint32_t kCheckpointFormatVersion = 1;
+// Written by this build; format 1 (no RocksDB shards) is still read.
+inline constexpr uint32_t kCheckpointFormatVersion = 2;
 inline constexpr char kManifestFileName[] = "MANIFEST";
 inline constexpr char kDenseFileName[] = "dense.pb";
 
@@ -84,10 +87,10 @@ Status CommitManifest(const std::string& root, const std::string& name,
 // crash) are deleted too. keep >= 1.
 Status PruneCheckpoints(const std::string& root, int keep);
 
-// Imports into `table` the rows of every row file of the chain, oldest
-// checkpoint first (later rows replace earlier ones), that keep(key)
-// accepts. Files are verified against their manifest again as they are
-// read. Returns the number of rows imported.
+// Imports into `table` the rows of every row file and RocksDB shard of the
+// chain, oldest checkpoint first (later rows replace earlier ones), that
+// keep(key) accepts. Files are verified against their manifest again as
+// they are read. Returns the number of rows imported.
 StatusOr<uint64_t> RestoreRows(const CheckpointChain& chain, SparseOptimizerKind optimizer,
                                const std::function<bool(uint64_t)>& keep, SparseTable* table);
 

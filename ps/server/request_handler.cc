@@ -264,20 +264,28 @@ Status RequestHandler::Checkpoint(const wire::RequestHeader& header,
   }
   const std::string dir = JoinPath(options_.checkpoint_root, name);
   RETURN_IF_ERROR(MakeDirs(dir));
-  RowFileOptions row_options;
-  row_options.optimizer = options_.table_optimizer;
-  row_options.since_step = header.since_step();
-  row_options.shard_index = options_.shard_index;
-  row_options.num_shards = options_.num_shards;
-  const std::string file = ShardFileName(options_.shard_index, options_.num_shards);
-  ASSIGN_OR_RETURN(RowFileInfo info, WriteRowFile(*table_, row_options, JoinPath(dir, file)));
-  wire::ShardFile* out = response->mutable_shard_file();
-  out->set_name(file);
-  out->set_bytes(info.digest.bytes);
-  out->set_crc32(info.digest.crc32);
-  out->set_rows(info.rows);
-  LOG(INFO) << "shard " << options_.shard_index << " wrote " << info.rows << " rows ("
-            << info.digest.bytes << " bytes) to " << JoinPath(dir, file);
+  ShardCheckpointOptions shard_options;
+  shard_options.optimizer = options_.table_optimizer;
+  shard_options.since_step = header.since_step();
+  shard_options.shard_index = options_.shard_index;
+  shard_options.num_shards = options_.num_shards;
+  ASSIGN_OR_RETURN(ShardCheckpoint shard, checkpoint_writer_.Write(table_, shard_options, dir));
+  wire::ShardCheckpoint* out = response->mutable_shard_checkpoint();
+  out->set_rocksdb_dir(shard.rocksdb_dir);
+  out->set_column_family(shard.column_family);
+  out->set_rows(shard.rows);
+  uint64_t bytes = 0;
+  for (const ShardCheckpointFile& file : shard.files) {
+    wire::ShardFile* f = out->add_files();
+    f->set_name(file.name);
+    f->set_bytes(file.digest.bytes);
+    f->set_crc32(file.digest.crc32);
+    f->set_rows(file.rows);
+    bytes += file.digest.bytes;
+  }
+  LOG(INFO) << "shard " << options_.shard_index << " wrote " << shard.rows << " rows ("
+            << shard.files.size() << " files, " << bytes << " bytes"
+            << (shard.self_contained() ? ", RocksDB checkpoint" : "") << ") to " << dir;
   return Status::OK();
 }
 

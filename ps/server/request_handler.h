@@ -19,6 +19,7 @@
 #include "common/status.h"
 #include "common/thread_annotations.h"
 #include "proto/ps_wire.h"
+#include "ps/checkpoint/shard_checkpoint.h"
 #include "ps/server/ps_server.h"
 #include "ps/sparse_table.h"
 
@@ -69,6 +70,8 @@ class RequestHandler {
   const int64_t max_reply_bytes_;
   const PsServerOptions options_;  // checkpoint root and shard identity
   ServerCounterCells* const counters_;
+  // Remembers SST digests between checkpoints (shard_checkpoint.h).
+  ShardCheckpointWriter checkpoint_writer_;
 
   std::mutex mu_;
   // Clients waiting in the current barrier, and their parked replies.

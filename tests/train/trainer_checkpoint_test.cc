@@ -14,6 +14,8 @@
 #include <gtest/gtest.h>
 
 #include "ps/checkpoint/checkpoint.h"
+#include "ps/row_layout.h"
+#include "ps/row_store.h"
 #include "tests/train/toy_dataset.h"
 #include "worker/train/trainer.h"
 
@@ -143,6 +145,48 @@ TEST_F(TrainerCheckpointTest, ResumedRunEqualsUninterruptedRun) {
     EXPECT_TRUE(rows_a == rows_b);
     EXPECT_EQ(dense_a.SerializeAsString(), dense_b.SerializeAsString());
   }
+}
+
+// With a disk tier the rows are checkpointed as RocksDB checkpoints (every
+// checkpoint full), and the resumed run still ends bit-identical.
+TEST_F(TrainerCheckpointTest, TieredTableResumesFromRocksdbCheckpoints) {
+  auto tiered = [&](const std::string& root, const std::string& table_dir) {
+    TrainerOptions o = Options(ModelKind::kDin, root);
+    // About 4 rows a stripe in memory: most of the 210 rows live on disk.
+    const RowLayout layout(6, StateFloatsPerWeight(o.table.optimizer.kind));
+    o.table_memory_budget_bytes =
+        o.table.num_stripes * (RowStoreBytesFor(4, layout.row_bytes(), 1) + 4);
+    o.table_rocksdb.dir = table_dir;
+    o.table_rocksdb.block_cache_bytes = 4 << 20;
+    o.table_rocksdb.write_buffer_bytes = 256 << 10;
+    o.checkpoint.every_steps = 10;
+    o.checkpoint.full_every = 4;  // asks for incremental ones; the tier writes all rows
+    return o;
+  };
+  const std::string straight = dir_ + "/straight", resumed = dir_ + "/resumed";
+  const double auc_straight = Run(tiered(straight, dir_ + "/table_a"));
+  TrainerOptions first = tiered(resumed, dir_ + "/table_b");
+  first.max_steps = 39;
+  Run(first);
+  auto chain = FindLatestCheckpoint(resumed);
+  ASSERT_TRUE(chain.ok()) << chain.status().ToString();
+  EXPECT_EQ(std::vector<std::string>{CheckpointName(39)}, chain->names);
+  ASSERT_EQ(1, chain->newest().rocksdb_shards_size());
+  EXPECT_GT(chain->newest().rocksdb_shards(0).rows(), 0u);
+  EXPECT_FALSE(chain->newest().incremental());
+
+  TrainerOptions second = tiered(resumed, dir_ + "/table_c");
+  second.checkpoint.resume = true;
+  EXPECT_EQ(auc_straight, Run(second));
+  std::map<uint64_t, RowCopy> rows_a, rows_b;
+  ckpt::DenseState dense_a, dense_b;
+  int64_t step_a = 0, step_b = 0;
+  Load(straight, &rows_a, &dense_a, &step_a);
+  Load(resumed, &rows_b, &dense_b, &step_b);
+  EXPECT_EQ(step_a, step_b);
+  EXPECT_EQ(210u, rows_a.size());
+  EXPECT_TRUE(rows_a == rows_b);
+  EXPECT_EQ(dense_a.SerializeAsString(), dense_b.SerializeAsString());
 }
 
 TEST_F(TrainerCheckpointTest, DamagedNewestIsSkippedAndMismatchesAreRefused) {

@@ -228,11 +228,17 @@ Status ClientIo::ReadReply(int shard, std::vector<zmq::message_t>& reply,
       FillShardStats(header, pending.request.stats);
       return Status::OK();
     case wire::CHECKPOINT: {
-      ShardCheckpointFile* out = pending.request.shard_file;
-      out->name = header.shard_file().name();
-      out->bytes = header.shard_file().bytes();
-      out->crc32 = header.shard_file().crc32();
-      out->rows = header.shard_file().rows();
+      const wire::ShardCheckpoint& in = header.shard_checkpoint();
+      if (in.files_size() == 0) {
+        return CorruptionError(ShardName(shard) + ": CHECKPOINT reply lists no files");
+      }
+      ShardCheckpointReply* out = pending.request.shard_file;
+      out->rocksdb_dir = in.rocksdb_dir();
+      out->column_family = in.column_family();
+      out->rows = in.rows();
+      for (const wire::ShardFile& f : in.files()) {
+        out->files.push_back(ShardCheckpointReply::File{f.name(), f.bytes(), f.crc32(), f.rows()});
+      }
       return Status::OK();
     }
     default:

@@ -41,8 +41,8 @@ struct ShardRequest {
   uint64_t* counts = nullptr;
   // STATS: where the shard's report goes.
   ShardStats* stats = nullptr;
-  // CHECKPOINT: where the shard's file description goes.
-  ShardCheckpointFile* shard_file = nullptr;
+  // CHECKPOINT: where the shard's description of what it wrote goes.
+  ShardCheckpointReply* shard_file = nullptr;
   // How long the shard may take to answer; 0 = request_timeout_ms.
   int64_t timeout_ms = 0;
 };

@@ -67,7 +67,7 @@ class PsClientImpl : public PsClient {
   StatusOr<ShardStats> Stats(int shard) override;
   Status Barrier() override;
   Status Shutdown() override;
-  StatusOr<std::vector<ShardCheckpointFile>> Checkpoint(const std::string& name,
+  StatusOr<std::vector<ShardCheckpointReply>> Checkpoint(const std::string& name,
                                                         int64_t since_step,
                                                         int64_t timeout_ms) override;
 
@@ -230,11 +230,11 @@ Status PsClientImpl::Shutdown() {
   return tickets_.Wait(ticket);
 }
 
-StatusOr<std::vector<ShardCheckpointFile>> PsClientImpl::Checkpoint(const std::string& name,
+StatusOr<std::vector<ShardCheckpointReply>> PsClientImpl::Checkpoint(const std::string& name,
                                                                     int64_t since_step,
                                                                     int64_t timeout_ms) {
   if (timeout_ms <= 0) return InvalidArgumentError("checkpoint timeout must be > 0");
-  std::vector<ShardCheckpointFile> files(num_shards());
+  std::vector<ShardCheckpointReply> files(num_shards());
   const Ticket ticket = tickets_.Open(num_shards());
   std::vector<ShardRequest> requests;
   for (int s = 0; s < num_shards(); ++s) {

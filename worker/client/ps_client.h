@@ -88,11 +88,19 @@ struct ShardStats {
   uint64_t auth_denied = 0;
 };
 
-// What a shard wrote for a CHECKPOINT request (wire::ShardFile).
-struct ShardCheckpointFile {
-  std::string name;  // relative to the checkpoint directory
-  uint64_t bytes = 0;
-  uint32_t crc32 = 0;
+// What a shard wrote for a CHECKPOINT request (wire::ShardCheckpoint): one
+// row file, or the files of a RocksDB checkpoint holding every row of the
+// shard (rocksdb_dir set).
+struct ShardCheckpointReply {
+  struct File {
+    std::string name;  // relative to the checkpoint directory
+    uint64_t bytes = 0;
+    uint32_t crc32 = 0;
+    uint64_t rows = 0;
+  };
+  std::vector<File> files;
+  std::string rocksdb_dir;
+  std::string column_family;
   uint64_t rows = 0;
 };
 
@@ -132,7 +140,7 @@ class PsClient {
   // checkpoint root, and waits up to timeout_ms (> 0) for all of them.
   // Returns one entry per shard, in shard order. The caller must have
   // quiesced pushes for the checkpoint to be consistent.
-  virtual StatusOr<std::vector<ShardCheckpointFile>> Checkpoint(const std::string& name,
+  virtual StatusOr<std::vector<ShardCheckpointReply>> Checkpoint(const std::string& name,
                                                                 int64_t since_step,
                                                                 int64_t timeout_ms) = 0;
   // Tells every shard this client is done; a server stops once all its

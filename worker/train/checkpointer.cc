@@ -82,15 +82,19 @@ Status Checkpointer::Save(int64_t step, ckpt::DenseState dense, ckpt::WorkerStat
   const auto start = std::chrono::steady_clock::now();
   const std::string name = CheckpointName(step);
   const std::string dir = JoinPath(options_.dir, name);
-  const bool full = last_name_.empty() || options_.full_every <= 1 ||
-                    saved_since_full_ + 1 >= options_.full_every;
+  bool full = last_name_.empty() || options_.full_every <= 1 ||
+              saved_since_full_ + 1 >= options_.full_every;
   RETURN_IF_ERROR(MakeDirs(dir));
   // Every worker has waited for its pushes: once all are here, the servers'
   // rows are exactly those of step `step`.
   RETURN_IF_ERROR(Barrier("checkpoint: pushes drained"));
-  std::vector<EmbeddingStore::SavedFile> rows;
+  std::vector<ShardCheckpoint> rows;
   if (is_chief()) {
     ASSIGN_OR_RETURN(rows, store_->SaveRows(options_.dir, name, SinceStep(full)));
+    // Shards with a disk tier write every row whatever was asked: when all
+    // did, the checkpoint needs no base and is full.
+    full = full || std::all_of(rows.begin(), rows.end(),
+                               [](const ShardCheckpoint& s) { return s.self_contained(); });
   }
   if (dense_sync_ != nullptr) {
     // Evaluation and serving use the workers' mean Dice statistics.
@@ -116,7 +120,7 @@ Status Checkpointer::Save(int64_t step, ckpt::DenseState dense, ckpt::WorkerStat
 }
 
 Status Checkpointer::Commit(int64_t step, const std::string& name, bool full,
-                            const std::vector<EmbeddingStore::SavedFile>& rows) {
+                            const std::vector<ShardCheckpoint>& rows) {
   const std::string dir = JoinPath(options_.dir, name);
   ckpt::Manifest manifest;
   manifest.set_format_version(kCheckpointFormatVersion);
@@ -133,8 +137,17 @@ Status Checkpointer::Commit(int64_t step, const std::string& name, bool full,
   manifest.set_created_unix_ms(NowUnixMs());
   manifest.set_init_scale(job_.init_scale);
   manifest.set_init_seed(job_.init_seed);
-  for (const EmbeddingStore::SavedFile& file : rows) {
-    AddEntry(file.name, file.digest, file.rows, &manifest);
+  for (const ShardCheckpoint& shard : rows) {
+    for (const ShardCheckpointFile& file : shard.files) {
+      AddEntry(file.name, file.digest, file.rows, &manifest);
+    }
+    if (shard.self_contained()) {
+      ckpt::RocksdbShard* entry = manifest.add_rocksdb_shards();
+      entry->set_shard(shard.shard);
+      entry->set_dir(shard.rocksdb_dir);
+      entry->set_rows(shard.rows);
+      entry->set_column_family(shard.column_family);
+    }
   }
   // The other files are digested here, after the barrier, from what is on
   // disk: that is what a restore will check.

@@ -101,7 +101,7 @@ class Checkpointer {
   int64_t SinceStep(bool full) const;
   // Chief: builds and commits the manifest, then prunes old checkpoints.
   Status Commit(int64_t step, const std::string& name, bool full,
-                const std::vector<EmbeddingStore::SavedFile>& rows);
+                const std::vector<ShardCheckpoint>& rows);
 
   const CheckpointOptions options_;
   const CheckpointJobInfo job_;

@@ -5,7 +5,7 @@
 
 #include "common/thread_annotations.h"
 #include "ps/checkpoint/checkpoint.h"
-#include "ps/checkpoint/row_file.h"
+#include "ps/checkpoint/shard_checkpoint.h"
 #include "ps/sparse_table.h"
 #include "worker/client/ps_client.h"
 
@@ -39,18 +39,15 @@ class TableStore : public EmbeddingStore {
     return status;
   }
 
-  StatusOr<std::vector<SavedFile>> SaveRows(const std::string& root, const std::string& name,
-                                            int64_t since_step) override {
-    RowFileOptions options;
+  StatusOr<std::vector<ShardCheckpoint>> SaveRows(const std::string& root,
+                                                  const std::string& name,
+                                                  int64_t since_step) override {
+    ShardCheckpointOptions options;
     options.optimizer = optimizer_;
     options.since_step = since_step;
-    SavedFile file;
-    file.name = ShardFileName(0, 1);
-    ASSIGN_OR_RETURN(RowFileInfo info,
-                     WriteRowFile(*table_, options, JoinPath(JoinPath(root, name), file.name)));
-    file.digest = info.digest;
-    file.rows = info.rows;
-    return std::vector<SavedFile>{file};
+    ASSIGN_OR_RETURN(ShardCheckpoint shard,
+                     writer_.Write(table_, options, JoinPath(root, name)));
+    return std::vector<ShardCheckpoint>{std::move(shard)};
   }
 
  private:
@@ -63,6 +60,7 @@ class TableStore : public EmbeddingStore {
 
   SparseTable* const table_;
   const SparseOptimizerKind optimizer_;
+  ShardCheckpointWriter writer_;
   std::mutex mu_;
   uint64_t last_ticket_ GUARDED_BY(mu_) = 0;
   std::unordered_map<uint64_t, Status> done_ GUARDED_BY(mu_);
@@ -83,15 +81,25 @@ class PsClientStore : public EmbeddingStore {
   }
   Status Wait(uint64_t ticket) override { return client_->Wait(ticket); }
 
-  StatusOr<std::vector<SavedFile>> SaveRows(const std::string& /*root*/, const std::string& name,
-                                            int64_t since_step) override {
-    ASSIGN_OR_RETURN(std::vector<ShardCheckpointFile> shards,
+  StatusOr<std::vector<ShardCheckpoint>> SaveRows(const std::string& /*root*/,
+                                                  const std::string& name,
+                                                  int64_t since_step) override {
+    ASSIGN_OR_RETURN(std::vector<ShardCheckpointReply> replies,
                      client_->Checkpoint(name, since_step, checkpoint_timeout_ms_));
-    std::vector<SavedFile> files;
-    for (const ShardCheckpointFile& shard : shards) {
-      files.push_back(SavedFile{shard.name, FileDigest{shard.bytes, shard.crc32}, shard.rows});
+    std::vector<ShardCheckpoint> shards;
+    for (size_t s = 0; s < replies.size(); ++s) {
+      ShardCheckpoint shard;
+      shard.shard = static_cast<uint32_t>(s);
+      shard.rows = replies[s].rows;
+      shard.rocksdb_dir = replies[s].rocksdb_dir;
+      shard.column_family = replies[s].column_family;
+      for (const ShardCheckpointReply::File& f : replies[s].files) {
+        shard.files.push_back(
+            ShardCheckpointFile{f.name, FileDigest{f.bytes, f.crc32}, f.rows});
+      }
+      shards.push_back(std::move(shard));
     }
-    return files;
+    return shards;
   }
 
  private:

@@ -14,7 +14,7 @@
 #include <vector>
 
 #include "common/status.h"
-#include "ps/checkpoint/file_io.h"
+#include "ps/checkpoint/shard_checkpoint.h"
 #include "ps/sparse_optimizer.h"
 
 namespace dips {
@@ -38,19 +38,15 @@ class EmbeddingStore {
   // for once.
   virtual Status Wait(uint64_t ticket) = 0;
 
-  struct SavedFile {
-    std::string name;  // relative to the checkpoint directory
-    FileDigest digest;
-    uint64_t rows = 0;
-  };
   // Writes the rows updated after since_step (-1: every pushed row) into
-  // checkpoint directory root/name, which exists, as one row file per shard
-  // (ps/checkpoint/row_file.h). Every push must have been waited for.
-  // Servers write under their own checkpoint root, which a job sets to the
-  // same `root` (docs/checkpoints.md).
-  virtual StatusOr<std::vector<SavedFile>> SaveRows(const std::string& root,
-                                                    const std::string& name,
-                                                    int64_t since_step) = 0;
+  // checkpoint directory root/name, which exists: per shard a row file, or
+  // a RocksDB checkpoint of every row for a shard with a disk tier
+  // (ps/checkpoint/shard_checkpoint.h). Every push must have been waited
+  // for. Servers write under their own checkpoint root, which a job sets to
+  // the same `root` (docs/checkpoints.md). One entry per shard.
+  virtual StatusOr<std::vector<ShardCheckpoint>> SaveRows(const std::string& root,
+                                                          const std::string& name,
+                                                          int64_t since_step) = 0;
 };
 
 // In-process: the work is done inside Pull/Push; Wait returns its status.
