@@ -1,14 +1,25 @@
 // Checkpoint cost of one shard: fills a table with --keys pushed rows (18
-// floats + optimiser state each), writes a full row file, updates
-// --changed_fraction of the rows and writes an incremental one, then
-// restores the chain into a fresh table (each file verified against its
-// digest first, as a resume does). Prints times, bytes, bytes per row,
-// keys/s and peak RSS.
+// floats + optimiser state each), checkpoints it, updates
+// --changed_fraction of the rows and checkpoints again, then restores.
+// Prints times, bytes, bytes per row, keys/s and peak RSS.
+//
+//   --memory_budget_mb=0  memory table: a full row file, an incremental one,
+//                         and a restore of the chain into a fresh table
+//                         (each file verified against its digest first).
+//   --memory_budget_mb=M  tiered table (M MiB of rows in memory, the rest in
+//                         RocksDB under --dir): two RocksDB checkpoints
+//                         (ps/checkpoint/shard_checkpoint.h), a verification
+//                         of every file as a resume does, a restore by
+//                         seeding a new tier from the second checkpoint, and
+//                         (--import_restore) a restore by importing its rows
+//                         into a fresh tiered table (the reshard path).
 #include <gflags/gflags.h>
 #include <glog/logging.h>
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <chrono>
+#include <filesystem>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
@@ -17,13 +28,19 @@
 
 #include "ps/checkpoint/checkpoint.h"
 #include "ps/checkpoint/row_file.h"
+#include "ps/checkpoint/shard_checkpoint.h"
 #include "ps/sparse_table.h"
+#include "ps/rocksdb_tier.h"
+#include "ps/table_factory.h"
 
 DEFINE_int64(keys, 20000000, "rows in the shard");
 DEFINE_int32(dim, 18, "floats per embedding row");
 DEFINE_string(optimizer, "adagrad", "sparse optimiser (sets the state stored per row)");
 DEFINE_double(changed_fraction, 0.01, "rows updated between the full and incremental files");
-DEFINE_string(dir, "out/checkpoint_bench", "where the row files go (deleted at the end)");
+DEFINE_string(dir, "out/checkpoint_bench", "where the files go (deleted at the end)");
+DEFINE_uint64(memory_budget_mb, 0, "0: memory table; otherwise the tiered table's row budget");
+DEFINE_uint64(block_cache_mb, 512, "RocksDB block cache (tiered only)");
+DEFINE_bool(import_restore, true, "tiered: also restore by importing the rows into a new table");
 
 namespace dips {
 namespace {
@@ -58,6 +75,145 @@ void PushRange(SparseTable* table, int64_t first, int64_t n, int64_t stride, int
   }
 }
 
+// Sum of the sizes of files (by inode) in `files` that are not in `before`.
+struct Footprint {
+  uint64_t logical = 0;  // every file's size
+  uint64_t fresh = 0;    // files that share no inode with `before`
+};
+Footprint Measure(const std::string& dir, const ShardCheckpoint& shard,
+                  std::vector<uint64_t>* inodes_seen) {
+  Footprint f;
+  std::vector<uint64_t> inodes;
+  for (const ShardCheckpointFile& file : shard.files) {
+    struct stat st;
+    CHECK_EQ(0, ::stat((dir + "/" + file.name).c_str(), &st));
+    f.logical += file.digest.bytes;
+    if (std::find(inodes_seen->begin(), inodes_seen->end(), st.st_ino) == inodes_seen->end()) {
+      f.fresh += file.digest.bytes;
+    }
+    inodes.push_back(st.st_ino);
+  }
+  inodes_seen->insert(inodes_seen->end(), inodes.begin(), inodes.end());
+  return f;
+}
+
+ckpt::Manifest ManifestFor(const ShardCheckpoint& shard, int64_t step, SparseOptimizerKind kind) {
+  ckpt::Manifest manifest;
+  manifest.set_format_version(kCheckpointFormatVersion);
+  manifest.set_step(step);
+  manifest.set_since_step(-1);
+  manifest.set_num_shards(1);
+  manifest.set_dim(FLAGS_dim);
+  manifest.set_sparse_optimizer(SparseOptimizerName(kind));
+  manifest.set_state_floats_per_weight(StateFloatsPerWeight(kind));
+  for (const ShardCheckpointFile& file : shard.files) {
+    SetFileEntry(file.name, file.digest, file.rows, manifest.add_files());
+  }
+  ckpt::RocksdbShard* entry = manifest.add_rocksdb_shards();
+  entry->set_dir(shard.rocksdb_dir);
+  entry->set_rows(shard.rows);
+  entry->set_column_family(shard.column_family);
+  return manifest;
+}
+
+std::unique_ptr<SparseTable> OpenTiered(const SparseTableOptions& table, const std::string& dir,
+                                        bool seeded) {
+  ShardTableOptions options;
+  options.table = table;
+  options.table.num_stripes = 256;
+  options.memory_budget_bytes = FLAGS_memory_budget_mb << 20;
+  options.rocksdb.dir = dir;
+  options.rocksdb.block_cache_bytes = FLAGS_block_cache_mb << 20;
+  options.rocksdb.keep_existing = seeded;
+  options.rocksdb.seeded_from_checkpoint = seeded;
+  auto opened = OpenShardTable(options);
+  CHECK(opened.ok()) << opened.status().ToString();
+  return std::move(opened).value();
+}
+
+int RunTiered(const SparseTableOptions& options) {
+  const SparseOptimizerKind kind = options.optimizer.kind;
+  const std::string root = FLAGS_dir + "/ckpt";
+  std::unique_ptr<SparseTable> table = OpenTiered(options, FLAGS_dir + "/live", false);
+  auto start = Clock::now();
+  PushRange(table.get(), 0, FLAGS_keys, 1, 1);
+  const double fill_s = Since(start);
+
+  ShardCheckpointWriter writer;
+  std::vector<uint64_t> inodes;
+  auto save = [&](int64_t step, double* seconds, Footprint* footprint) {
+    const std::string name = CheckpointName(step);
+    CHECK(MakeDirs(JoinPath(root, name)).ok());
+    const auto t = Clock::now();
+    auto shard = writer.Write(table.get(), ShardCheckpointOptions{kind, -1, 0, 1},
+                              JoinPath(root, name));
+    CHECK(shard.ok()) << shard.status().ToString();
+    CHECK(CommitManifest(root, name, ManifestFor(*shard, step, kind)).ok());
+    *seconds = Since(t);
+    *footprint = Measure(JoinPath(root, name), *shard, &inodes);
+    return *shard;
+  };
+  double full_s = 0, inc_s = 0;
+  Footprint full_bytes, inc_bytes;
+  const ShardCheckpoint full = save(1, &full_s, &full_bytes);
+  const int64_t changed = static_cast<int64_t>(FLAGS_keys * FLAGS_changed_fraction);
+  PushRange(table.get(), 0, changed, static_cast<int64_t>(1 / FLAGS_changed_fraction), 2);
+  const ShardCheckpoint second = save(2, &inc_s, &inc_bytes);
+  const double rss_before_restore = PeakRssMiB();
+  table.reset();
+
+  start = Clock::now();
+  auto chain = VerifyCheckpoint(root, CheckpointName(2));
+  CHECK(chain.ok()) << chain.status().ToString();
+  const double verify_s = Since(start);
+
+  start = Clock::now();
+  CHECK(RocksTier::SeedFromCheckpoint(JoinPath(chain->newest_dir(), second.rocksdb_dir),
+                                      FLAGS_dir + "/seeded")
+            .ok());
+  std::unique_ptr<SparseTable> seeded = OpenTiered(options, FLAGS_dir + "/seeded", true);
+  const double seed_s = Since(start);
+  CHECK_EQ(static_cast<uint64_t>(FLAGS_keys), seeded->Stats().rows);
+  seeded.reset();
+
+  double import_s = 0;
+  if (FLAGS_import_restore) {
+    std::unique_ptr<SparseTable> imported = OpenTiered(options, FLAGS_dir + "/imported", false);
+    start = Clock::now();
+    auto rows = RestoreRows(*chain, kind, {}, imported.get());
+    CHECK(rows.ok()) << rows.status().ToString();
+    import_s = Since(start);
+    CHECK_EQ(static_cast<uint64_t>(FLAGS_keys), imported->Stats().rows);
+  }
+
+  std::printf("checkpoint_bench: tiered, %lld keys, dim %d, %s state (%d floats/row), "
+              "budget %llu MiB\n",
+              static_cast<long long>(FLAGS_keys), FLAGS_dim, FLAGS_optimizer.c_str(),
+              FLAGS_dim * (1 + StateFloatsPerWeight(kind)),
+              static_cast<unsigned long long>(FLAGS_memory_budget_mb));
+  std::printf("fill (push every key once): %.1f s, %.0f keys/s\n", fill_s, FLAGS_keys / fill_s);
+  std::printf("full RocksDB checkpoint: %.1f s (flush, checkpoint, CRC of every file), "
+              "%zu files, %.2f GB = %.1f bytes/row, %.3f GB not shared with the live tier's "
+              "files\n",
+              full_s, full.files.size(), full_bytes.logical / 1e9,
+              static_cast<double>(full_bytes.logical) / FLAGS_keys, full_bytes.fresh / 1e9);
+  std::printf("second checkpoint after %lld rows changed: %.1f s, %.2f GB, %.3f GB in files "
+              "new since the first\n",
+              static_cast<long long>(changed), inc_s, inc_bytes.logical / 1e9,
+              inc_bytes.fresh / 1e9);
+  std::printf("verify every file's CRC (resume's first step): %.1f s\n", verify_s);
+  std::printf("restore by seeding a tier from the checkpoint and opening it: %.1f s\n", seed_s);
+  if (FLAGS_import_restore) {
+    std::printf("restore by importing the rows into a new tiered table: %.1f s, %.0f keys/s\n",
+                import_s, FLAGS_keys / import_s);
+  }
+  std::printf("peak RSS: %.0f MiB while writing, %.0f MiB overall\n", rss_before_restore,
+              PeakRssMiB());
+  std::error_code ignored;
+  std::filesystem::remove_all(FLAGS_dir, ignored);
+  return 0;
+}
+
 int Run() {
   SparseTableOptions options;
   options.dim = FLAGS_dim;
@@ -65,6 +221,7 @@ int Run() {
   CHECK(kind.ok()) << kind.status().ToString();
   options.optimizer.kind = *kind;
   CHECK(MakeDirs(FLAGS_dir).ok());
+  if (FLAGS_memory_budget_mb > 0) return RunTiered(options);
   auto table = SparseTable::Create(options);
   CHECK(table.ok());
 
