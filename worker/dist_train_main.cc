@@ -41,6 +41,8 @@
 #include <glog/logging.h>
 
 #include "ps/checkpoint/checkpoint.h"
+#include "ps/checkpoint/file_io.h"
+#include "ps/checkpoint/row_file.h"
 #include "ps/server/curve_keys.h"
 #include "ps/server/ps_server.h"
 #include "ps/sparse_table.h"
@@ -83,6 +85,10 @@ DEFINE_bool(bind_all_interfaces, false,
             "dist-train: servers bind every interface (still advertising the address above)");
 DEFINE_bool(disable_curve, false,
             "dist-train: no CURVE authentication or encryption (tests on one machine only)");
+DEFINE_string(dump_rows_after_restore, "",
+              "dist-train diagnostics: when the job resumes from a checkpoint, each server "
+              "writes its whole restored table, before serving, to "
+              "DIR/shard-NNNNN-of-NNNNN.rows (compare with `dips checkpoint-diff`); empty: off");
 
 namespace dips {
 namespace {
@@ -99,6 +105,9 @@ struct DistOptions {
   std::string server_bind_host;  // empty: automatic (see the flag)
   bool bind_all_interfaces = false;
   bool disable_curve = false;
+  // Diagnostics: where servers dump their tables right after a restore;
+  // empty: no dump.
+  std::string dump_rows_after_restore;
 };
 
 StatusOr<DistOptions> DistOptionsFromFlags() {
@@ -121,6 +130,7 @@ StatusOr<DistOptions> DistOptionsFromFlags() {
   o.server_bind_host = FLAGS_server_bind_host;
   o.bind_all_interfaces = FLAGS_bind_all_interfaces;
   o.disable_curve = FLAGS_disable_curve;
+  o.dump_rows_after_restore = FLAGS_dump_rows_after_restore;
   return o;
 }
 
@@ -252,6 +262,26 @@ std::string AdvertisedEndpoint(const std::string& bound, const std::string& host
   return "tcp://" + host + bound.substr(bound.rfind(':'));
 }
 
+// Writes every row of this server's table, never-pushed ones too, to
+// dir/ShardFileName(...), for comparing a restored table with its
+// checkpoint (dips checkpoint-diff). Runs before the server serves, so the
+// file holds exactly what the restore produced.
+void DumpRestoredRows(Cluster* cluster, const TrainerOptions& train, const std::string& dir,
+                      const SparseTable& table) {
+  const std::string who = "server rank " + std::to_string(cluster->rank());
+  OkOrAbort(MakeDirs(dir), who + ": creating " + dir);
+  RowFileOptions options;
+  options.optimizer = train.table.optimizer.kind;
+  options.since_step = kAllRows;
+  options.shard_index = static_cast<uint32_t>(cluster->server_index());
+  options.num_shards = static_cast<uint32_t>(cluster->num_servers());
+  const std::string path =
+      JoinPath(dir, ShardFileName(options.shard_index, options.num_shards));
+  const RowFileInfo info =
+      ValueOrAbort(WriteRowFile(table, options, path), who + ": dumping the restored rows");
+  LOG(INFO) << who << ": dumped " << info.rows << " restored rows to " << path;
+}
+
 // A PsClient error names the shard's endpoint; shard i is served by world
 // rank i, so say which rank that is (the one to look at in the logs).
 Status NameServerRank(const Status& status, const std::vector<std::string>& endpoints) {
@@ -299,6 +329,9 @@ void RunServer(Cluster* cluster, const DistOptions& dist, const TrainerOptions& 
   std::unique_ptr<SparseTable> table =
       ValueOrAbort(OpenShardTable(table_options), "creating the server's table");
   if (!resume_name.empty()) RestoreShard(cluster, train, resume_name, table.get());
+  if (!resume_name.empty() && !dist.dump_rows_after_restore.empty()) {
+    DumpRestoredRows(cluster, train, dist.dump_rows_after_restore, *table);
+  }
   TableMaintenanceOptions maintenance_options = train.table_maintenance;
   maintenance_options.name = "shard " + std::to_string(cluster->server_index());
   TableMaintenance maintenance(table.get(), maintenance_options);
