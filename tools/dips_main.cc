@@ -18,7 +18,12 @@ struct Subcommand {
   const char* flags_file;  // flags defined in files matching this are shown
   int (*run)(int, char**);
   const char* more_flags_file = nullptr;  // a second file whose flags apply too
+  // Flags defined by another subcommand that this one reads too (gflags
+  // allows one definition per name); null-terminated, may be null.
+  const char* const* borrowed_flags = nullptr;
 };
+
+const char* const kCheckpointDiffBorrowedFlags[] = {"checkpoint_dir", "checkpoint", nullptr};
 
 const Subcommand kSubcommands[] = {
     {"train", "train Base, DIN or DIEN and evaluate AUC/GAUC/logloss", "worker/train_main",
@@ -31,6 +36,10 @@ const Subcommand kSubcommands[] = {
      "tools/convert_main", dips::RunConvert},
     {"export", "checkpoint -> serving bundle (sorted rows, dense model, manifest)",
      "tools/export_main", dips::RunExport},
+    {"checkpoint-diff",
+     "compare checkpoint --checkpoint under --checkpoint_dir with the rows dumped after a "
+     "restore (--rows_dir), row by row",
+     "tools/checkpoint_diff_main", dips::RunCheckpointDiff, nullptr, kCheckpointDiffBorrowedFlags},
     {"predict",
      "score a behaviour log with a serving bundle, one probability per line "
      "(--batch_size, default 256)",
@@ -39,11 +48,19 @@ const Subcommand kSubcommands[] = {
 
 void PrintUsage() {
   std::printf("usage: dips <command> [--flags]\n\ncommands:\n");
-  for (const Subcommand& s : kSubcommands) std::printf("  %-10s %s\n", s.name, s.summary);
-  std::printf("  %-10s %s\n", "help", "this text; `dips help CMD` or `dips CMD --help` for flags");
+  for (const Subcommand& s : kSubcommands) std::printf("  %-15s %s\n", s.name, s.summary);
+  std::printf("  %-15s %s\n", "help", "this text; `dips help CMD` or `dips CMD --help` for flags");
 }
 
-// Prints the flags defined in the subcommand's file and the shared ones.
+bool Borrowed(const Subcommand& s, const std::string& flag) {
+  for (const char* const* name = s.borrowed_flags; name != nullptr && *name != nullptr; ++name) {
+    if (flag == *name) return true;
+  }
+  return false;
+}
+
+// Prints the flags defined in the subcommand's file, those it borrows and
+// the shared ones.
 void PrintSubcommandHelp(const Subcommand& s) {
   std::printf("usage: dips %s [--flags]\n%s\n\nflags:\n", s.name, s.summary);
   std::vector<gflags::CommandLineFlagInfo> flags;
@@ -53,7 +70,7 @@ void PrintSubcommandHelp(const Subcommand& s) {
                      (s.more_flags_file != nullptr &&
                       f.filename.find(s.more_flags_file) != std::string::npos);
     const bool shared = f.filename.find("tools/common_flags") != std::string::npos;
-    if (!own && !shared) continue;
+    if (!own && !shared && !Borrowed(s, f.name)) continue;
     std::printf("  --%s (%s)\n      %s\n      default: %s\n", f.name.c_str(), f.type.c_str(),
                 f.description.c_str(), f.default_value.empty() ? "\"\"" : f.default_value.c_str());
   }

@@ -11,7 +11,8 @@
 
 DEFINE_string(checkpoint, "",
               "export: a checkpoint root (its newest intact checkpoint is exported) or one "
-              "checkpoint directory");
+              "checkpoint directory; checkpoint-diff: a checkpoint's name under "
+              "--checkpoint_dir");
 DEFINE_string(out, "", "export: bundle directory to create (must not hold a bundle yet)");
 DEFINE_uint64(min_count, 0,
               "export: leave out rows seen fewer times; the predictor serves those keys at their "

@@ -10,6 +10,7 @@ namespace dips {
 int RunConvert(int argc, char** argv);  // tools/convert_main.cc
 int RunGen(int argc, char** argv);      // tools/gen_main.cc
 int RunExport(int argc, char** argv);   // tools/export_main.cc
+int RunCheckpointDiff(int argc, char** argv);  // tools/checkpoint_diff_main.cc
 int RunPredict(int argc, char** argv);  // tools/predict_main.cc
 int RunTrain(int argc, char** argv);    // worker/train_main.cc
 int RunDistTrain(int argc, char** argv);  // worker/dist_train_main.cc (under mpirun)

@@ -42,6 +42,8 @@
 #include <glog/logging.h>
 
 #include "ps/checkpoint/checkpoint.h"
+#include "ps/checkpoint/file_io.h"
+#include "ps/checkpoint/row_file.h"
 #include "ps/rocksdb_tier.h"
 #include "ps/server/curve_keys.h"
 #include "ps/server/ps_server.h"
@@ -85,6 +87,10 @@ DEFINE_bool(bind_all_interfaces, false,
             "dist-train: servers bind every interface (still advertising the address above)");
 DEFINE_bool(disable_curve, false,
             "dist-train: no CURVE authentication or encryption (tests on one machine only)");
+DEFINE_string(dump_rows_after_restore, "",
+              "dist-train diagnostics: when the job resumes from a checkpoint, each server "
+              "writes its whole restored table, before serving, to "
+              "DIR/shard-NNNNN-of-NNNNN.rows (compare with `dips checkpoint-diff`); empty: off");
 
 namespace dips {
 namespace {
@@ -101,6 +107,9 @@ struct DistOptions {
   std::string server_bind_host;  // empty: automatic (see the flag)
   bool bind_all_interfaces = false;
   bool disable_curve = false;
+  // Diagnostics: where servers dump their tables right after a restore;
+  // empty: no dump.
+  std::string dump_rows_after_restore;
 };
 
 StatusOr<DistOptions> DistOptionsFromFlags() {
@@ -123,6 +132,7 @@ StatusOr<DistOptions> DistOptionsFromFlags() {
   o.server_bind_host = FLAGS_server_bind_host;
   o.bind_all_interfaces = FLAGS_bind_all_interfaces;
   o.disable_curve = FLAGS_disable_curve;
+  o.dump_rows_after_restore = FLAGS_dump_rows_after_restore;
   return o;
 }
 
@@ -254,6 +264,26 @@ std::string AdvertisedEndpoint(const std::string& bound, const std::string& host
   return "tcp://" + host + bound.substr(bound.rfind(':'));
 }
 
+// Writes every row of this server's table, never-pushed ones too, to
+// dir/ShardFileName(...), for comparing a restored table with its
+// checkpoint (dips checkpoint-diff). Runs before the server serves, so the
+// file holds exactly what the restore produced.
+void DumpRestoredRows(Cluster* cluster, const TrainerOptions& train, const std::string& dir,
+                      const SparseTable& table) {
+  const std::string who = "server rank " + std::to_string(cluster->rank());
+  OkOrAbort(MakeDirs(dir), who + ": creating " + dir);
+  RowFileOptions options;
+  options.optimizer = train.table.optimizer.kind;
+  options.since_step = kAllRows;
+  options.shard_index = static_cast<uint32_t>(cluster->server_index());
+  options.num_shards = static_cast<uint32_t>(cluster->num_servers());
+  const std::string path =
+      JoinPath(dir, ShardFileName(options.shard_index, options.num_shards));
+  const RowFileInfo info =
+      ValueOrAbort(WriteRowFile(table, options, path), who + ": dumping the restored rows");
+  LOG(INFO) << who << ": dumped " << info.rows << " restored rows to " << path;
+}
+
 // A PsClient error names the shard's endpoint; shard i is served by world
 // rank i, so say which rank that is (the one to look at in the logs).
 Status NameServerRank(const Status& status, const std::vector<std::string>& endpoints) {
@@ -342,6 +372,9 @@ void RunServer(Cluster* cluster, const DistOptions& dist, const TrainerOptions& 
               << " s";
   } else if (chain) {
     RestoreShard(cluster, train, *chain, table.get());
+  }
+  if (chain && !dist.dump_rows_after_restore.empty()) {
+    DumpRestoredRows(cluster, train, dist.dump_rows_after_restore, *table);
   }
   TableMaintenanceOptions maintenance_options = train.table_maintenance;
   maintenance_options.name = "shard " + std::to_string(cluster->server_index());

@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <string>
 #include <vector>
@@ -64,6 +65,10 @@ DEFINE_string(checkpoint_dir, "",
               "distributed job); empty: no checkpoints");
 DEFINE_int64(checkpoint_every_steps, 0,
              "Checkpoint every N steps as well as at the end (0: only at the end)");
+DEFINE_double(checkpoint_every_seconds, 0,
+              "Also checkpoint once this many seconds passed since the previous checkpoint "
+              "(0: no time rule); the workers of a distributed job decide together, so all "
+              "checkpoint at the same step");
 DEFINE_int32(keep_checkpoints, 3, "Complete checkpoints kept (plus the chains they need)");
 DEFINE_int32(full_checkpoint_every, 4,
              "Every Nth checkpoint is full, the others hold only rows changed since the "
@@ -141,11 +146,15 @@ StatusOr<TrainerOptions> TrainerOptionsFromFlags() {
   o.table_maintenance.shrink.min_count = FLAGS_table_min_count;
   o.checkpoint.dir = FLAGS_checkpoint_dir;
   o.checkpoint.every_steps = FLAGS_checkpoint_every_steps;
+  o.checkpoint.every_seconds = FLAGS_checkpoint_every_seconds;
   o.checkpoint.keep = FLAGS_keep_checkpoints;
   o.checkpoint.full_every = FLAGS_full_checkpoint_every;
   o.checkpoint.resume = FLAGS_resume;
   o.checkpoint.timeout = std::chrono::seconds(FLAGS_checkpoint_timeout_s);
   if (o.checkpoint.every_steps < 0) return InvalidArgumentError("--checkpoint_every_steps must be >= 0");
+  if (!(o.checkpoint.every_seconds >= 0) || std::isinf(o.checkpoint.every_seconds)) {
+    return InvalidArgumentError("--checkpoint_every_seconds must be finite and >= 0");
+  }
   if (o.checkpoint.keep < 1) return InvalidArgumentError("--keep_checkpoints must be >= 1");
   if (o.checkpoint.full_every < 1) return InvalidArgumentError("--full_checkpoint_every must be >= 1");
   if (FLAGS_checkpoint_timeout_s < 1) return InvalidArgumentError("--checkpoint_timeout_s must be >= 1");

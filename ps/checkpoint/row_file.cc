@@ -77,8 +77,11 @@ StatusOr<RowFileInfo> WriteRowFile(const SparseTable& table, const RowFileOption
 
   uint64_t rows = 0;
   std::vector<char> record(RecordBytes(dim, state_floats));
+  const bool all_rows = options.since_step == kAllRows;
   table.ForEachRow([&](const RowView& row) {
-    if (row.update_count == 0 || row.last_update_step <= options.since_step) return;
+    if (!all_rows && (row.update_count == 0 || row.last_update_step <= options.since_step)) {
+      return;
+    }
     PutField<uint64_t>(record.data(), 0, row.key);
     PutField<uint64_t>(record.data(), 8, row.count);
     PutField<int64_t>(record.data(), 16, row.last_update_step);

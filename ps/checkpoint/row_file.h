@@ -7,7 +7,8 @@
 //     12  u32      dim
 //     16  u32      state floats per row (StateFloatsPerWeight * dim)
 //     20  u32      optimiser kind (SparseOptimizerKind as an integer)
-//     24  i64      since_step: rows updated after it (-1: every pushed row)
+//     24  i64      since_step: rows updated after it (-1: every pushed row;
+//                   kAllRows: every row, never-pushed ones too)
 //     32  u32      shard index
 //     36  u32      shard count
 //     40  u64      reserved (0)
@@ -19,13 +20,15 @@
 //
 // Rows that were never pushed are not written: they are exactly the row a
 // table creates for the key (InitialRowValues), so restoring nothing for
-// them restores them. The whole file's CRC-32 is kept in the checkpoint
+// them restores them. (A diagnostic dump asks for them too with kAllRows.)
+// The whole file's CRC-32 is kept in the checkpoint
 // manifest; the footer's count catches truncation even without it.
 #ifndef DIPS_PS_CHECKPOINT_ROW_FILE_H_
 #define DIPS_PS_CHECKPOINT_ROW_FILE_H_
 
 #include <cstdint>
 #include <functional>
+#include <limits>
 #include <string>
 
 #include "common/status.h"
@@ -35,9 +38,17 @@
 
 namespace dips {
 
+// RowFileOptions::since_step that writes every row of the table, rows never
+// pushed (last_update_step -1, update_count 0) included: for diagnostics
+// that must see the whole table (`dips dist-train --dump_rows_after_restore`),
+// never for checkpoints, which leave those rows out.
+inline constexpr int64_t kAllRows = std::numeric_limits<int64_t>::min();
+
 struct RowFileOptions {
   SparseOptimizerKind optimizer = SparseOptimizerKind::kAdam;  // the table's
-  int64_t since_step = -1;  // write rows with last_update_step > since_step
+  // Write the pushed rows with last_update_step > since_step (-1: every
+  // pushed row), or every row with kAllRows.
+  int64_t since_step = -1;
   uint32_t shard_index = 0;
   uint32_t num_shards = 1;
 };

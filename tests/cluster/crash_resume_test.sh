@@ -9,11 +9,16 @@
 #                loses server rank 1 to SIGKILL after its second checkpoint.
 #                The job fails; relaunched with --resume it continues from
 #                the newest complete checkpoint written before the kill (its
-#                name is checked) and finishes with a test AUC within 0.005
-#                of an uninterrupted job's. One worker with synchronous
-#                pushes makes the job deterministic (dist_train_test.sh
-#                exact_single), so the bound is not at the mercy of the
-#                order in which two workers' pushes reach a server.
+#                name is checked). Each server dumps its table right after
+#                the restore (--dump_rows_after_restore), and `dips
+#                checkpoint-diff` must find every row of that checkpoint in
+#                the dumps with identical values (count, steps, weights,
+#                optimiser state, bitwise). The job finishes with a test AUC
+#                within 0.005 of an uninterrupted job's. One worker with
+#                synchronous pushes makes the job deterministic
+#                (dist_train_test.sh exact_single), so the bound is not at
+#                the mercy of the order in which two workers' pushes reach a
+#                server.
 #   kill_worker  The same with the worker (rank 2) killed.
 #   reshard      A checkpoint written by 2 servers is loaded by 3: the
 #                resumed job (nothing left to train) scores the restored
@@ -67,11 +72,20 @@ case "$mode" in
     newest="$(complete_checkpoints | tail -n 1)"
     [[ -n "$newest" ]] || fail "no complete checkpoint survived the crash"
     log "crashed with exit code $crash_code; newest complete checkpoint: $newest"
+    # The resumed job goes on checkpointing and prunes $newest; compare the
+    # dumps with a copy of the checkpoints as the crash left them.
+    cp -a "$dir/ckpt" "$dir/ckpt-at-crash"
 
-    run_job 2 1 "${flags[@]}" --epochs=3 "${ckpt_flags[@]}" --resume --metrics_out="$dir/resumed.jsonl"
+    run_job 2 1 "${flags[@]}" --epochs=3 "${ckpt_flags[@]}" --resume --metrics_out="$dir/resumed.jsonl" \
+      --dump_rows_after_restore="$dir/restored"
     echo "$out" | grep -E "resum|restored|checkpoint|test_auc" >&2
     ((code == 0)) || { echo "$out"; fail "the resumed job exited $code"; }
     grep -q "resume: from $newest" <<<"$out" || fail "the resumed job did not start from $newest"
+    diff_out="$("$bin" checkpoint-diff --checkpoint_dir="$dir/ckpt-at-crash" --checkpoint="$newest" \
+      --rows_dir="$dir/restored" 2>&1)"
+    diff_code=$?
+    log "$(grep -m 1 '^checkpoint-diff: [0-9]' <<<"$diff_out")"
+    ((diff_code == 0)) || { echo "$diff_out"; fail "the restored rows differ from $newest (exit $diff_code)"; }
     auc_resumed="$(metric test_auc "$dir/resumed.jsonl")"
     log "test AUC uninterrupted $auc_ref, killed and resumed $auc_resumed"
     awk -v a="$auc_ref" -v b="$auc_resumed" \

@@ -272,6 +272,23 @@ TEST(DenseSyncTest, BroadcastRejectsDifferentSizesOnEveryWorker) {
   EXPECT_EQ(ok, std::vector<float>(8, 2.0f));
 }
 
+TEST(DenseSyncTest, AnyWorkerIsTrueEverywhereIffTrueSomewhere) {
+  std::unique_ptr<Cluster> cluster = MakeCluster();
+  if (cluster->is_server()) GTEST_SKIP() << "servers take no part in the dense all-reduce";
+  std::unique_ptr<DenseSync> sync = MakeDenseSync(*cluster);
+  const int me = sync->worker_index();
+  // Nobody, only the last worker, only the first, everybody.
+  const int last = sync->num_workers() - 1;
+  const struct { bool mine; bool want; } cases[] = {
+      {false, false}, {me == last, true}, {me == 0, true}, {true, true}};
+  for (const auto& c : cases) {
+    StatusOr<bool> any = sync->AnyWorker(c.mine, "test decision");
+    ASSERT_TRUE(any.ok()) << any.status().ToString();
+    EXPECT_EQ(c.want, *any) << "mine " << c.mine;
+  }
+  EXPECT_EQ(sync->stats().collectives, 4);
+}
+
 TEST(MpiSessionTest, SecondInitIsRefused) {
   StatusOr<std::unique_ptr<MpiSession>> again = MpiSession::Init(nullptr, nullptr);
   ASSERT_FALSE(again.ok());

@@ -22,10 +22,16 @@
 #   stall_server  server rank 1 of 2 is frozen with SIGSTOP mid-run: the
 #                 workers' requests time out (--rpc_timeout_s=10), a worker
 #                 aborts the job naming "server rank 1", within 60 s.
+#   checkpoint_seconds DIN on 1 server + 2 workers with
+#                 --checkpoint_every_seconds=0.2: the workers agree on when
+#                 the interval is up (each has its own clock), so every
+#                 checkpoint is written by both at one step; the job exits 0
+#                 with at least one complete checkpoint before the final one,
+#                 each holding both workers' position files.
 # Every process started here is stopped by PID on exit; every wait is bounded.
 set -uo pipefail
 
-mode="${1:?mode: exact_single, match_single, stale_prefetch, dien, kill_server or stall_server}"
+mode="${1:?mode: exact_single, match_single, stale_prefetch, dien, kill_server, stall_server or checkpoint_seconds}"
 bin="${2:?path to the dips binary}"
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 local_sh="$here/../../cluster/local.sh"
@@ -132,6 +138,30 @@ case "$mode" in
         fail "no worker reported the timed-out request naming server rank 1"
       ((elapsed_ms >= 9000)) || fail "the job failed after ${elapsed_ms} ms, before the 10 s RPC timeout"
     fi
+    ;;
+  checkpoint_seconds)
+    gen 16000 2000
+    # Workers that disagreed on a checkpoint step would meet in different
+    # collectives and time out (--sync_timeout_s) instead of exiting 0.
+    run_job 1 2 --model=din --train="$dir/data/train.txt" --test="$dir/data/test.txt" \
+      --epochs=2 --sync_timeout_s=30 --checkpoint_dir="$dir/ckpt" \
+      --checkpoint_every_seconds=0.2 --keep_checkpoints=1000
+    echo "$out"
+    ((code == 0)) || fail "dist-train exited $code"
+    checkpoints=()
+    for d in "$dir"/ckpt/ckpt-*/; do
+      [[ -f "$d/MANIFEST" ]] || fail "$(basename "$d") has no MANIFEST"
+      [[ -f "$d/worker-00000.pb" && -f "$d/worker-00001.pb" ]] ||
+        fail "$(basename "$d") lacks a worker's position file"
+      checkpoints+=("$(basename "$d")")
+    done
+    log "${#checkpoints[@]} checkpoints: ${checkpoints[*]}"
+    # The shell's glob sorts the zero-padded names by step; the last is the
+    # one written when training ended.
+    ((${#checkpoints[@]} >= 2)) || fail "no checkpoint was written by time before the final one"
+    written="$(grep -c 'checkpoint .*/ckpt-[0-9]* (.*) written in' <<<"$out")"
+    ((written == ${#checkpoints[@]})) ||
+      fail "the chief logged $written checkpoints, ${#checkpoints[@]} are on disk"
     ;;
   *) fail "unknown mode" ;;
 esac

@@ -2,10 +2,12 @@
 // part-way and resumed from its checkpoints ends bit-identical to a run
 // that was never interrupted (same rows, dense state and test AUC), through
 // a chain of full and incremental checkpoints; a damaged newest checkpoint
-// is skipped; a mismatched model is refused.
+// is skipped; a mismatched model is refused; checkpoints are also written
+// by time (CheckpointOptions::every_seconds) and resumed from.
 #include <unistd.h>
 
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <map>
 #include <string>
@@ -221,6 +223,41 @@ TEST_F(TrainerCheckpointTest, DamagedNewestIsSkippedAndMismatchesAreRefused) {
   auto names = ListCheckpoints(dir_ + "/empty");
   ASSERT_TRUE(names.ok());
   EXPECT_EQ(std::vector<std::string>{CheckpointName(3)}, *names);
+}
+
+TEST_F(TrainerCheckpointTest, CheckpointsByTimeAndResumesFromOne) {
+  const double auc_straight = Run(Options(ModelKind::kDin, dir_ + "/straight"));
+
+  // An interval far shorter than any step makes every step due by time
+  // alone (the step rule is off), so which checkpoints exist does not
+  // depend on how fast this machine is.
+  const std::string root = dir_ + "/by_time";
+  TrainerOptions first = Options(ModelKind::kDin, root);
+  first.max_steps = 12;
+  first.checkpoint.every_seconds = 1e-9;
+  first.checkpoint.keep = 100;
+  Run(first);
+  std::vector<std::string> want;
+  for (int64_t step = 1; step <= 12; ++step) want.push_back(CheckpointName(step));
+  auto names = ListCheckpoints(root);
+  ASSERT_TRUE(names.ok());
+  EXPECT_EQ(want, *names);
+
+  // An interval longer than the run: only the checkpoint at the end.
+  TrainerOptions slow = Options(ModelKind::kDin, dir_ + "/long_interval");
+  slow.max_steps = 12;
+  slow.checkpoint.every_seconds = 1e6;
+  Run(slow);
+  names = ListCheckpoints(dir_ + "/long_interval");
+  ASSERT_TRUE(names.ok());
+  EXPECT_EQ(std::vector<std::string>{CheckpointName(12)}, *names);
+
+  // Without step 12's, the newest is one that only the time rule wrote,
+  // mid-training; resuming from it ends where the uninterrupted run does.
+  std::filesystem::remove_all(JoinPath(root, CheckpointName(12)));
+  TrainerOptions second = Options(ModelKind::kDin, root);
+  second.checkpoint.resume = true;
+  EXPECT_EQ(auc_straight, Run(second));
 }
 
 }  // namespace

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "ps/checkpoint/checkpoint.h"
+#include "ps/checkpoint/checkpoint_table.h"
 #include "ps/checkpoint/file_io.h"
 #include "ps/sparse_table.h"
 #include "tools/bundle/bundle.h"
@@ -102,19 +103,7 @@ StatusOr<ExportReport> ExportBundle(const ExportOptions& options) {
                            std::to_string(config.embedding_dim));
   }
 
-  SparseTableOptions table_options;
-  table_options.dim = config.embedding_dim;
-  table_options.init_scale = ckpt_manifest.init_scale();
-  table_options.init_seed = ckpt_manifest.init_seed();
-  StatusOr<SparseOptimizerKind> optimizer =
-      ParseSparseOptimizerKind(ckpt_manifest.sparse_optimizer());
-  if (!optimizer.ok()) {
-    return CorruptionError(JoinPath(ckpt_dir, kManifestFileName) + ": " +
-                           optimizer.status().message());
-  }
-  table_options.optimizer.kind = *optimizer;
-  ASSIGN_OR_RETURN(std::unique_ptr<SparseTable> table, SparseTable::Create(table_options));
-  RETURN_IF_ERROR(RestoreRows(chain, *optimizer, {}, table.get()).status());
+  ASSIGN_OR_RETURN(std::unique_ptr<SparseTable> table, LoadCheckpointTable(chain));
   SortedRows rows = CollectRows(*table, options.min_count);
   table.reset();
 

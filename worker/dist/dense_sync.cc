@@ -103,6 +103,26 @@ Status DenseSync::BroadcastFromFirstWorker(float* data, size_t n, std::string_vi
   return Status::OK();
 }
 
+StatusOr<bool> DenseSync::AnyWorker(bool mine, std::string_view what) {
+  RETURN_IF_ERROR(Begin(1, "AnyWorker", what));
+  const auto start = std::chrono::steady_clock::now();
+  // On the heap: a timed-out reduction may still write into it after return.
+  auto flag = std::make_unique<int>(mine ? 1 : 0);
+  MPI_Request request;
+  RETURN_IF_ERROR(MpiErrorToStatus(
+      MPI_Iallreduce(MPI_IN_PLACE, flag.get(), 1, MPI_INT, MPI_MAX, workers_, &request),
+      "DenseSync::AnyWorker: MPI_Iallreduce"));
+  Status waited = Await(&request, "AnyWorker", what, 1, options_.timeout);
+  if (!waited.ok()) {
+    if (failed_) flag.release();  // still owned by the pending reduction
+    return waited;
+  }
+  stats_.collectives += 1;
+  stats_.wait_seconds +=
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  return *flag != 0;
+}
+
 Status DenseSync::Barrier(std::string_view what, std::chrono::milliseconds timeout) {
   RETURN_IF_ERROR(Begin(0, "Barrier", what));
   const auto start = std::chrono::steady_clock::now();

@@ -40,7 +40,7 @@ struct DenseSyncOptions {
 
 // Counters for reporting how much of a step dense synchronisation costs.
 struct DenseSyncStats {
-  int64_t collectives = 0;     // completed Average/Broadcast calls
+  int64_t collectives = 0;     // completed calls of any operation
   int64_t floats = 0;          // floats moved by them, per worker
   double wait_seconds = 0.0;   // wall time spent inside them
 };
@@ -72,6 +72,11 @@ class DenseSync {
   // every worker passes the same n (InvalidArgument on all of them if not);
   // Average relies on the layout agreed here.
   Status BroadcastFromFirstWorker(float* data, size_t n, std::string_view what);
+
+  // True on every worker iff `mine` is true on at least one: a decision
+  // each worker makes from local facts (e.g. its own clock) made identical
+  // on all. One tiny all-reduce; `what` names it in errors.
+  StatusOr<bool> AnyWorker(bool mine, std::string_view what);
 
   // Returns once every worker has called it, or DeadlineExceeded after
   // `timeout` (longer than DenseSyncOptions::timeout where one worker does

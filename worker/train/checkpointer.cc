@@ -59,10 +59,23 @@ Status UnpackDenseState(const ckpt::DenseState& dense, DenseOptimizerKind kind,
 
 Checkpointer::Checkpointer(const CheckpointOptions& options, const CheckpointJobInfo& job,
                            EmbeddingStore* store, DenseSync* dense_sync)
-    : options_(options), job_(job), store_(store), dense_sync_(dense_sync) {}
+    : options_(options), job_(job), store_(store), dense_sync_(dense_sync),
+      last_save_time_(std::chrono::steady_clock::now()) {}
 
-bool Checkpointer::DueAt(int64_t step) const {
-  return enabled() && options_.every_steps > 0 && step > 0 && step % options_.every_steps == 0;
+StatusOr<bool> Checkpointer::DueAt(int64_t step) {
+  if (!enabled() || step <= 0) return false;
+  // The step rule gives the same answer on every worker (they step in
+  // lockstep), so it needs no collective, and skipping it on such a step
+  // keeps the workers' sequences of collectives equal.
+  if (options_.every_steps > 0 && step % options_.every_steps == 0) return true;
+  if (options_.every_seconds <= 0) return false;
+  const bool mine = std::chrono::duration<double>(std::chrono::steady_clock::now() -
+                                                  last_save_time_)
+                        .count() >= options_.every_seconds;
+  // Clocks differ between workers: any worker's deadline makes it due for
+  // all, so no worker waits much longer than every_seconds.
+  if (dense_sync_ == nullptr) return mine;
+  return dense_sync_->AnyWorker(mine, "checkpoint due by time");
 }
 
 int64_t Checkpointer::SinceStep(bool full) const {
@@ -116,6 +129,7 @@ Status Checkpointer::Save(int64_t step, ckpt::DenseState dense, ckpt::WorkerStat
   saved_since_full_ = full ? 0 : saved_since_full_ + 1;
   last_name_ = name;
   last_step_ = step;
+  last_save_time_ = std::chrono::steady_clock::now();
   return Status::OK();
 }
 

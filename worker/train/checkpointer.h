@@ -33,6 +33,10 @@ struct CheckpointOptions {
   // distributed job it must be one shared path that every rank sees.
   std::string dir;
   int64_t every_steps = 0;  // also every this many steps; 0: only at the end
+  // Also once this many seconds have passed since the previous checkpoint
+  // (or since the Checkpointer was made); 0: no time rule. Distributed, the
+  // workers decide together (DueAt), so all checkpoint at the same step.
+  double every_seconds = 0;
   int keep = 3;             // complete checkpoints kept (plus their chains)
   // Every full_every-th checkpoint is full, the others incremental (only
   // rows updated since the previous one). 1: always full.
@@ -78,8 +82,14 @@ class Checkpointer {
                EmbeddingStore* store, DenseSync* dense_sync);
 
   bool enabled() const { return !options_.dir.empty(); }
-  // True when `step` is a multiple of every_steps.
-  bool DueAt(int64_t step) const;
+  // Whether to checkpoint after `step` steps: when step is a multiple of
+  // every_steps, or every_seconds have passed since the last checkpoint on
+  // this worker's clock or on any other worker's. Distributed with
+  // every_seconds > 0 this is a collective over the workers
+  // (DenseSync::AnyWorker), so every worker must call it at every step and
+  // all get the same answer; otherwise it is local. Errors only from the
+  // collective.
+  StatusOr<bool> DueAt(int64_t step);
 
   // Writes checkpoint CheckpointName(step). `dense` is the replicated
   // state (only the chief's copy is written) and `worker` this worker's
@@ -112,6 +122,9 @@ class Checkpointer {
   std::string last_name_;
   int64_t last_step_ = -1;
   int saved_since_full_ = 0;
+  // When this worker last wrote (or started without) a checkpoint: the
+  // every_seconds clock.
+  std::chrono::steady_clock::time_point last_save_time_;
 };
 
 }  // namespace dips

@@ -147,9 +147,8 @@ StatusOr<TrainReport> TrainerImpl::Train() {
           test_stream_ != nullptr) {
         RETURN_IF_ERROR(EvaluateAndLog(&metrics_log, report, epoch));
       }
-      if (checkpointer_->DueAt(dense_optimizer_->steps())) {
-        RETURN_IF_ERROR(SaveCheckpoint(epoch, batches_in_epoch_, report));
-      }
+      ASSIGN_OR_RETURN(bool checkpoint_due, checkpointer_->DueAt(dense_optimizer_->steps()));
+      if (checkpoint_due) RETURN_IF_ERROR(SaveCheckpoint(epoch, batches_in_epoch_, report));
     }
     if (options_.progress_line) std::fprintf(stderr, "\n");
     report.final_train_loss = epoch_batches > 0 ? epoch_loss / epoch_batches : 0.0;
