@@ -82,6 +82,12 @@ StatusOr<ShardCheckpoint> ShardCheckpointWriter::Write(SparseTable* table,
   shard.rocksdb_dir = ShardRocksdbDirName(options.shard_index, options.num_shards);
   shard.column_family = table->disk_column_family();
   const std::string dir = JoinPath(checkpoint_dir, shard.rocksdb_dir);
+  // A directory already there was left by an attempt at this checkpoint
+  // that crashed before its manifest (the manifest comes after every
+  // shard's reply), so it is no checkpoint: RocksDB needs the name free.
+  std::error_code error;
+  std::filesystem::remove_all(dir, error);
+  if (error) return IOError("cannot remove the unfinished " + dir + ": " + error.message());
   ASSIGN_OR_RETURN(shard.rows, table->CheckpointDiskTier(dir));
   ASSIGN_OR_RETURN(std::vector<std::string> names, RegularFiles(dir));
   for (const std::string& name : names) {

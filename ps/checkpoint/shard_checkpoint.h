@@ -70,8 +70,9 @@ struct ShardCheckpointOptions {
 // checkpoints hold it. Thread-safe.
 class ShardCheckpointWriter {
  public:
-  // Writes `table`'s shard into `checkpoint_dir` (which exists). The caller
-  // quiesces pushes. Errors: IOError and those of the table's disk tier.
+  // Writes `table`'s shard into `checkpoint_dir` (which exists), replacing
+  // what an unfinished earlier attempt left there. The caller quiesces
+  // pushes. Errors: IOError and those of the table's disk tier.
   StatusOr<ShardCheckpoint> Write(SparseTable* table, const ShardCheckpointOptions& options,
                                   const std::string& checkpoint_dir);
 

@@ -212,6 +212,23 @@ TEST_F(RocksdbCheckpointTest, LaterCheckpointsLinkUnchangedFiles) {
   EXPECT_TRUE(VerifyCheckpoint(root_, CheckpointName(20)).ok());
 }
 
+// A crash after a shard wrote its part of a checkpoint but before the
+// manifest leaves the directory behind; the same checkpoint written again
+// (a resumed job reaching that step) replaces it.
+TEST_F(RocksdbCheckpointTest, RewritingAnUnfinishedCheckpointReplacesIt) {
+  const std::string name = CheckpointName(30);
+  ASSERT_TRUE(MakeDirs(JoinPath(root_, name)).ok());
+  ASSERT_TRUE(writer_.Write(table_.get(), ShardCheckpointOptions{kOpt, -1, 0, 1},
+                            JoinPath(root_, name)).ok());
+  Train(table_.get(), 3, 40, 31);
+  const ShardCheckpoint again = Save(&writer_, table_.get(), root_, 30);
+  auto chain = VerifyCheckpoint(root_, name);
+  ASSERT_TRUE(chain.ok()) << chain.status().ToString();
+  auto memory = MemoryTable();
+  ASSERT_TRUE(RestoreRows(*chain, kOpt, {}, memory.get()).ok());
+  EXPECT_EQ(Snapshot(*table_, kOpt), Snapshot(*memory, kOpt));
+}
+
 TEST_F(RocksdbCheckpointTest, DamageIsDetectedBeforeAnyRowLoads) {
   const std::string dir = JoinPath(root_, CheckpointName(10));
   std::string sst;

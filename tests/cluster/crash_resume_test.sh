@@ -25,11 +25,18 @@
 #                model with the same test AUC and log loss (to 1e-6) as the
 #                job that wrote it, and the 3 shards restore every row the
 #                2 wrote, each exactly once.
+#   kill_server_tiered, reshard_tiered
+#                The same with every server's table tiered (a ~200 KB memory
+#                budget, the rest in RocksDB), so shards are checkpointed as
+#                RocksDB checkpoints: after the kill each server reopens its
+#                own shard's checkpoint as its disk tier (the log line is
+#                checked) and checkpoint-diff compares every row; the 3
+#                servers of the reshard import the 2 shards' rows by key.
 # Every process started here is stopped by PID on exit; every wait is bounded
 # (tests/cluster/job_lib.sh).
 set -uo pipefail
 
-mode="${1:?mode: kill_server, kill_worker or reshard}"
+mode="${1:?mode: kill_server, kill_worker, reshard, kill_server_tiered or reshard_tiered}"
 bin="${2:?path to the dips binary}"
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 local_sh="$here/../../cluster/local.sh"
@@ -45,6 +52,13 @@ source "$here/job_lib.sh"
 flags=(--model=din --train="$dir/data/train.txt" --test="$dir/data/test.txt" --seed=2
        --rpc_timeout_s=20 --sync_timeout_s=30)
 
+tiered=false
+scenario="${mode%_tiered}"
+if [[ $mode == *_tiered ]]; then
+  tiered=true
+  flags+=(--table_memory_gb=0.0002 --table_dir="$dir/table")
+fi
+
 metric() {  # metric NAME FILE: the value in the last JSON line of a metrics file
   tail -n 1 "$2" | grep -o "\"$1\":[0-9.]*" | cut -d: -f2
 }
@@ -52,9 +66,9 @@ metric() {  # metric NAME FILE: the value in the last JSON line of a metrics fil
 complete_checkpoints() { ls -d "$dir"/ckpt/ckpt-*/ 2>/dev/null | while read -r d; do
   [[ -f "$d/MANIFEST" ]] && basename "$d"; done; }
 
-case "$mode" in
+case "$scenario" in
   kill_server|kill_worker)
-    [[ $mode == kill_server ]] && victim_rank=1 || victim_rank=2
+    [[ $scenario == kill_server ]] && victim_rank=1 || victim_rank=2
     run_job 2 1 "${flags[@]}" --epochs=3 --metrics_out="$dir/ref.jsonl"
     ((code == 0)) || { echo "$out"; fail "the uninterrupted job exited $code"; }
     auc_ref="$(metric test_auc "$dir/ref.jsonl")"
@@ -81,6 +95,12 @@ case "$mode" in
     echo "$out" | grep -E "resum|restored|checkpoint|test_auc" >&2
     ((code == 0)) || { echo "$out"; fail "the resumed job exited $code"; }
     grep -q "resume: from $newest" <<<"$out" || fail "the resumed job did not start from $newest"
+    if $tiered; then
+      ls -d "$dir/ckpt-at-crash/$newest"/shard-*.rocksdb >/dev/null 2>&1 ||
+        fail "$newest has no RocksDB shard checkpoints"
+      opened="$(grep -c "by opening the RocksDB checkpoint" <<<"$out")"
+      ((opened == 2)) || fail "$opened of 2 servers reopened their RocksDB checkpoint"
+    fi
     diff_out="$("$bin" checkpoint-diff --checkpoint_dir="$dir/ckpt-at-crash" --checkpoint="$newest" \
       --rows_dir="$dir/restored" 2>&1)"
     diff_code=$?
