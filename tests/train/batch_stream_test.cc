@@ -43,8 +43,12 @@ class BatchStreamTest : public ::testing::Test {
     return users;
   }
 
-  std::unique_ptr<BatchStream> Open(int shuffle_buffer, uint64_t seed) {
-    auto reader = LogReader::Open({path_}, ReaderOptions());
+  std::unique_ptr<BatchStream> Open(int shuffle_buffer, uint64_t seed, int part = 0,
+                                    int parts = 1) {
+    ReaderOptions reader_options;
+    reader_options.part_index = part;
+    reader_options.num_parts = parts;
+    auto reader = LogReader::Open({path_}, reader_options);
     EXPECT_TRUE(reader.ok());
     BatchStreamOptions o;
     o.batch_size = 7;
@@ -88,6 +92,30 @@ TEST_F(BatchStreamTest, ShuffleIsReproducibleAndDiffersBetweenPasses) {
   std::vector<uint64_t> b1 = Pass(b.get());
   EXPECT_EQ(a1, b1);  // same seed, same first pass
   EXPECT_NE(a1, a2);  // the second pass is shuffled anew
+}
+
+// Two workers read every other line. With the same seed their passes pair
+// up line 2k with line 2k+1 at every position (neighbouring samples, in a
+// log sorted by user: the same user's); PartShuffleSeed breaks the pairing.
+TEST_F(BatchStreamTest, ReaderPartsAreShuffledIndependently) {
+  auto paired = [&](uint64_t seed0, uint64_t seed1) {
+    const std::vector<uint64_t> a = Pass(Open(10000, seed0, 0, 2).get());
+    const std::vector<uint64_t> b = Pass(Open(10000, seed1, 1, 2).get());
+    EXPECT_EQ(a.size(), b.size());
+    int count = 0;
+    for (size_t j = 0; j < a.size() && j < b.size(); ++j) {
+      for (int i = 0; i + 1 < kLines; i += 2) {
+        if (a[j] == FeatureKey(kUserField, "u" + std::to_string(i))) {
+          count += b[j] == FeatureKey(kUserField, "u" + std::to_string(i + 1));
+          break;
+        }
+      }
+    }
+    return count;
+  };
+  EXPECT_EQ(kLines / 2, paired(7, 7));  // the hazard: one seed for every part
+  EXPECT_LT(paired(PartShuffleSeed(7, 0), PartShuffleSeed(7, 1)), 10);
+  EXPECT_EQ(7u, PartShuffleSeed(7, 0));
 }
 
 }  // namespace

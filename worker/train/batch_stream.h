@@ -37,6 +37,16 @@ struct BatchStreamOptions {
   BatchBuilderOptions builder;
 };
 
+// The shuffle (and negative-sampling) seed of reader part `part_index` of a
+// job seeded `seed`. Parts are every n-th line, so parts shuffled with one
+// seed would be permuted alike: at every position part w would deliver the
+// line right after part 0's, and in a log sorted by user and time the
+// workers' batches of a step would hold the same users' neighbouring
+// samples. Part 0 keeps `seed` (one worker trains as one process does).
+inline uint64_t PartShuffleSeed(uint64_t seed, int part_index) {
+  return seed + static_cast<uint64_t>(part_index) * 0x9E3779B97F4A7C15ULL;
+}
+
 class BatchStream {
  public:
   BatchStream(std::unique_ptr<LogReader> reader, const BatchStreamOptions& options);

@@ -27,13 +27,16 @@ Status TrainerImpl::Init() {
   options_.model.num_extra_fields = schema_.num_extra_fields();
   options_.table.dim = options_.model.embedding_dim;
 
+  // Each worker of a distributed job shuffles its part and draws its
+  // negatives with its own seed (see PartShuffleSeed for why).
+  const uint64_t part_seed = PartShuffleSeed(options_.seed, options_.reader.part_index);
   BatchStreamOptions stream_options;
   stream_options.batch_size = options_.batch_size;
   stream_options.builder.with_negatives = options_.model.kind == ModelKind::kDien &&
                                           options_.model.aux_loss_weight > 0.0f;
-  stream_options.builder.seed = options_.seed;
+  stream_options.builder.seed = part_seed;
   stream_options.shuffle_buffer = options_.shuffle_buffer;
-  stream_options.shuffle_seed = options_.seed;
+  stream_options.shuffle_seed = part_seed;
   train_stream_ = std::make_unique<BatchStream>(std::move(train_reader), stream_options);
 
   if (!options_.test_files.empty()) {
