@@ -75,10 +75,13 @@ void PushRange(SparseTable* table, int64_t first, int64_t n, int64_t stride, int
   }
 }
 
-// Sum of the sizes of files (by inode) in `files` that are not in `before`.
+// Bytes of a checkpoint's files: all of them, those that are the only link
+// to their inode (copied or written for this checkpoint, not hard-linked),
+// and those whose inode no earlier checkpoint of this run had.
 struct Footprint {
-  uint64_t logical = 0;  // every file's size
-  uint64_t fresh = 0;    // files that share no inode with `before`
+  uint64_t logical = 0;
+  uint64_t unlinked = 0;
+  uint64_t fresh = 0;
 };
 Footprint Measure(const std::string& dir, const ShardCheckpoint& shard,
                   std::vector<uint64_t>* inodes_seen) {
@@ -88,6 +91,7 @@ Footprint Measure(const std::string& dir, const ShardCheckpoint& shard,
     struct stat st;
     CHECK_EQ(0, ::stat((dir + "/" + file.name).c_str(), &st));
     f.logical += file.digest.bytes;
+    if (st.st_nlink == 1) f.unlinked += file.digest.bytes;
     if (std::find(inodes_seen->begin(), inodes_seen->end(), st.st_ino) == inodes_seen->end()) {
       f.fresh += file.digest.bytes;
     }
@@ -193,14 +197,14 @@ int RunTiered(const SparseTableOptions& options) {
               static_cast<unsigned long long>(FLAGS_memory_budget_mb));
   std::printf("fill (push every key once): %.1f s, %.0f keys/s\n", fill_s, FLAGS_keys / fill_s);
   std::printf("full RocksDB checkpoint: %.1f s (flush, checkpoint, CRC of every file), "
-              "%zu files, %.2f GB = %.1f bytes/row, %.3f GB not shared with the live tier's "
-              "files\n",
+              "%zu files, %.2f GB = %.1f bytes/row, of which %.3f GB in files that are not "
+              "hard links\n",
               full_s, full.files.size(), full_bytes.logical / 1e9,
-              static_cast<double>(full_bytes.logical) / FLAGS_keys, full_bytes.fresh / 1e9);
-  std::printf("second checkpoint after %lld rows changed: %.1f s, %.2f GB, %.3f GB in files "
-              "new since the first\n",
-              static_cast<long long>(changed), inc_s, inc_bytes.logical / 1e9,
-              inc_bytes.fresh / 1e9);
+              static_cast<double>(full_bytes.logical) / FLAGS_keys, full_bytes.unlinked / 1e9);
+  std::printf("second checkpoint after %lld rows changed: %.1f s, %zu files, %.2f GB, %.3f GB "
+              "in files the first did not have\n",
+              static_cast<long long>(changed), inc_s, second.files.size(),
+              inc_bytes.logical / 1e9, inc_bytes.fresh / 1e9);
   std::printf("verify every file's CRC (resume's first step): %.1f s\n", verify_s);
   std::printf("restore by seeding a tier from the checkpoint and opening it: %.1f s\n", seed_s);
   if (FLAGS_import_restore) {
