@@ -152,16 +152,7 @@ StatusOr<std::shared_ptr<RocksTier>> RocksTier::Open(const RocksTierOptions& opt
       rocksdb::DB::Open(db_options, options.dir, descriptors, &handles, &db),
       "opening RocksDB tier " + options.dir));
   tier->db_.reset(db);
-  {
-    std::lock_guard<std::mutex> lock(tier->mu_);
-    for (size_t i = 0; i < handles.size(); ++i) {
-      if (names[i] == rocksdb::kDefaultColumnFamilyName) {
-        tier->default_column_ = handles[i];
-      } else {
-        tier->columns_[names[i]] = handles[i];
-      }
-    }
-  }
+  tier->TakeHandles(names, handles);
   if (existed && options.keep_existing && options.seeded_from_checkpoint) {
     LOG(INFO) << "RocksDB tier " << options.dir << ": opened from a verified checkpoint";
   } else if (existed && options.keep_existing) {
@@ -189,6 +180,18 @@ StatusOr<std::shared_ptr<RocksTier>> RocksTier::Open(const RocksTierOptions& opt
     RETURN_IF_ERROR(FromRocks(db->Delete(durable, kCleanShutdownKey), "clearing the marker"));
   }
   return tier;
+}
+
+void RocksTier::TakeHandles(const std::vector<std::string>& names,
+                            const std::vector<Column*>& handles) {
+  std::lock_guard<std::mutex> lock(mu_);
+  for (size_t i = 0; i < handles.size(); ++i) {
+    if (names[i] == rocksdb::kDefaultColumnFamilyName) {
+      default_column_ = handles[i];
+    } else {
+      columns_[names[i]] = handles[i];
+    }
+  }
 }
 
 RocksTier::~RocksTier() {
@@ -342,14 +345,7 @@ StatusOr<std::shared_ptr<RocksTier>> RocksTier::OpenReadOnly(const std::string& 
       rocksdb::DB::OpenForReadOnly(db_options, dir, descriptors, &handles, &db),
       "opening " + dir + " read-only"));
   tier->db_.reset(db);
-  std::lock_guard<std::mutex> lock(tier->mu_);
-  for (size_t i = 0; i < handles.size(); ++i) {
-    if (names[i] == rocksdb::kDefaultColumnFamilyName) {
-      tier->default_column_ = handles[i];
-    } else {
-      tier->columns_[names[i]] = handles[i];
-    }
-  }
+  tier->TakeHandles(names, handles);
   return tier;
 }
 

@@ -34,6 +34,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <vector>
 
 #include <rocksdb/db.h>
 #include <rocksdb/write_batch.h>
@@ -135,6 +136,8 @@ class RocksTier {
 
  private:
   RocksTier() = default;
+  // Keeps the column family handles of a just-opened database, by name.
+  void TakeHandles(const std::vector<std::string>& names, const std::vector<Column*>& handles);
 
   std::string dir_;
   std::unique_ptr<rocksdb::DB> db_;

@@ -44,7 +44,7 @@
 #include "ps/checkpoint/checkpoint.h"
 #include "ps/checkpoint/file_io.h"
 #include "ps/checkpoint/row_file.h"
-#include "ps/rocksdb_tier.h"
+#include "ps/checkpoint/shard_restore.h"
 #include "ps/server/curve_keys.h"
 #include "ps/server/ps_server.h"
 #include "ps/sparse_table.h"
@@ -296,46 +296,6 @@ Status NameServerRank(const Status& status, const std::vector<std::string>& endp
   return status;
 }
 
-// Loads this shard's rows of the checkpoint `chain`: every row file and
-// RocksDB shard of the chain is read and the rows this shard owns under the
-// job's partitioner are kept, so a checkpoint written by any number of
-// servers loads onto this job's.
-void RestoreShard(Cluster* cluster, const TrainerOptions& train, const CheckpointChain& chain,
-                  SparseTable* table) {
-  const std::string who = "server rank " + std::to_string(cluster->rank());
-  const HashPartitioner partitioner(cluster->num_servers());
-  const int shard = cluster->server_index();
-  const auto start = std::chrono::steady_clock::now();
-  const uint64_t rows = ValueOrAbort(
-      RestoreRows(chain, train.table.optimizer.kind,
-                  [&](uint64_t key) { return partitioner.Shard(key) == shard; }, table),
-      who + ": restoring rows");
-  LOG(INFO) << who << ": restored " << rows << " rows of shard " << shard << "/"
-            << cluster->num_servers() << " from " << chain.newest_dir() << " (written by "
-            << chain.newest().num_shards() << " servers) in "
-            << std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count()
-            << " s";
-}
-
-// The RocksDB checkpoint this server can open as its disk tier as it is:
-// the chain is one checkpoint, written by as many servers, whose shard of
-// the same index is a RocksDB checkpoint of the same table. Null otherwise
-// (the rows are then imported one by one).
-const ckpt::RocksdbShard* AdoptableShard(const CheckpointChain& chain, const Cluster& cluster,
-                                         const ShardTableOptions& table) {
-  if (table.memory_budget_bytes == 0 || chain.names.size() != 1 ||
-      chain.newest().num_shards() != static_cast<uint32_t>(cluster.num_servers())) {
-    return nullptr;
-  }
-  for (const ckpt::RocksdbShard& shard : chain.newest().rocksdb_shards()) {
-    if (shard.shard() == static_cast<uint32_t>(cluster.server_index()) &&
-        shard.column_family() == table.table_name) {
-      return &shard;
-    }
-  }
-  return nullptr;
-}
-
 void RunServer(Cluster* cluster, const DistOptions& dist, const TrainerOptions& train,
                const std::string& host, const JobKeys* keys, const std::string& resume_name) {
   ShardTableOptions table_options;
@@ -351,27 +311,26 @@ void RunServer(Cluster* cluster, const DistOptions& dist, const TrainerOptions& 
     chain = ValueOrAbort(ReadCheckpointChain(train.checkpoint.dir, resume_name),
                          who + ": reading checkpoint " + resume_name);
   }
-  const ckpt::RocksdbShard* adopt =
-      chain ? AdoptableShard(*chain, *cluster, table_options) : nullptr;
-  const auto start = std::chrono::steady_clock::now();
-  if (adopt != nullptr) {
-    // The checkpoint was verified (every file's CRC) by the rank that chose it.
-    OkOrAbort(RocksTier::SeedFromCheckpoint(JoinPath(chain->newest_dir(), adopt->dir()),
-                                            table_options.rocksdb.dir),
-              who + ": restoring the disk tier");
-    table_options.rocksdb.keep_existing = true;
-    table_options.rocksdb.seeded_from_checkpoint = true;
-  }
-  std::unique_ptr<SparseTable> table =
-      ValueOrAbort(OpenShardTable(table_options), "creating the server's table");
-  if (adopt != nullptr) {
-    LOG(INFO) << who << ": restored " << table->Stats().rows << " rows of shard "
-              << cluster->server_index() << " by opening the RocksDB checkpoint "
-              << JoinPath(chain->newest_dir(), adopt->dir()) << " in "
-              << std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count()
-              << " s";
-  } else if (chain) {
-    RestoreShard(cluster, train, *chain, table.get());
+  // Rank 0 verified every file of the chain before naming it.
+  const HashPartitioner partitioner(cluster->num_servers());
+  ShardRestoreOptions restore;
+  restore.chain = chain ? &*chain : nullptr;
+  restore.optimizer = train.table.optimizer.kind;
+  restore.shard_index = static_cast<uint32_t>(cluster->server_index());
+  restore.num_shards = static_cast<uint32_t>(cluster->num_servers());
+  restore.owns = [&](uint64_t key) { return partitioner.Shard(key) == cluster->server_index(); };
+  RestoredShard restored = ValueOrAbort(OpenRestoredShard(table_options, restore),
+                                        chain ? who + ": restoring " + chain->newest_dir()
+                                              : who + ": creating the server's table");
+  std::unique_ptr<SparseTable> table = std::move(restored.table);
+  if (chain) {
+    LOG(INFO) << who << ": restored " << restored.rows << " rows of shard "
+              << cluster->server_index() << "/" << cluster->num_servers() << " from "
+              << chain->newest_dir() << " (written by " << chain->newest().num_shards()
+              << " servers) "
+              << (restored.opened_rocksdb ? "by opening the RocksDB checkpoint of the shard"
+                                          : "by importing its rows")
+              << " in " << restored.seconds << " s";
   }
   if (chain && !dist.dump_rows_after_restore.empty()) {
     DumpRestoredRows(cluster, train, dist.dump_rows_after_restore, *table);

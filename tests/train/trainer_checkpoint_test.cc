@@ -94,6 +94,20 @@ class TrainerCheckpointTest : public ::testing::Test {
     ASSERT_TRUE(ReadProtoFile(JoinPath(chain->newest_dir(), kDenseFileName), dense).ok());
   }
 
+  // The newest checkpoints under two roots hold the same step, rows (all
+  // 210: 200 items + 10 categories) and dense state, bit for bit.
+  void ExpectSameNewestCheckpoint(const std::string& root_a, const std::string& root_b) {
+    std::map<uint64_t, RowCopy> rows_a, rows_b;
+    ckpt::DenseState dense_a, dense_b;
+    int64_t step_a = 0, step_b = 0;
+    Load(root_a, &rows_a, &dense_a, &step_a);
+    Load(root_b, &rows_b, &dense_b, &step_b);
+    EXPECT_EQ(step_a, step_b);
+    EXPECT_EQ(210u, rows_a.size());
+    EXPECT_TRUE(rows_a == rows_b);
+    EXPECT_EQ(dense_a.SerializeAsString(), dense_b.SerializeAsString());
+  }
+
   std::string dir_;
 };
 
@@ -137,15 +151,7 @@ TEST_F(TrainerCheckpointTest, ResumedRunEqualsUninterruptedRun) {
     const double auc_resumed = Run(second);
     EXPECT_EQ(auc_straight, auc_resumed);
 
-    std::map<uint64_t, RowCopy> rows_a, rows_b;
-    ckpt::DenseState dense_a, dense_b;
-    int64_t step_a = 0, step_b = 0;
-    Load(straight, &rows_a, &dense_a, &step_a);
-    Load(resumed, &rows_b, &dense_b, &step_b);
-    EXPECT_EQ(step_a, step_b);
-    EXPECT_EQ(210u, rows_a.size());  // 200 items + 10 categories
-    EXPECT_TRUE(rows_a == rows_b);
-    EXPECT_EQ(dense_a.SerializeAsString(), dense_b.SerializeAsString());
+    ExpectSameNewestCheckpoint(straight, resumed);
   }
 }
 
@@ -180,15 +186,7 @@ TEST_F(TrainerCheckpointTest, TieredTableResumesFromRocksdbCheckpoints) {
   TrainerOptions second = tiered(resumed, dir_ + "/table_c");
   second.checkpoint.resume = true;
   EXPECT_EQ(auc_straight, Run(second));
-  std::map<uint64_t, RowCopy> rows_a, rows_b;
-  ckpt::DenseState dense_a, dense_b;
-  int64_t step_a = 0, step_b = 0;
-  Load(straight, &rows_a, &dense_a, &step_a);
-  Load(resumed, &rows_b, &dense_b, &step_b);
-  EXPECT_EQ(step_a, step_b);
-  EXPECT_EQ(210u, rows_a.size());
-  EXPECT_TRUE(rows_a == rows_b);
-  EXPECT_EQ(dense_a.SerializeAsString(), dense_b.SerializeAsString());
+  ExpectSameNewestCheckpoint(straight, resumed);
 }
 
 TEST_F(TrainerCheckpointTest, DamagedNewestIsSkippedAndMismatchesAreRefused) {
