@@ -77,11 +77,15 @@ Status UnpackDenseState(const ckpt::DenseState& dense, DenseOptimizerKind kind,
 
 class Checkpointer {
  public:
-  // `store` and `dense_sync` (null: single process) are borrowed.
+  // `store` (may be null until set_store) and `dense_sync` (null: single
+  // process) are borrowed.
   Checkpointer(const CheckpointOptions& options, const CheckpointJobInfo& job,
                EmbeddingStore* store, DenseSync* dense_sync);
 
   bool enabled() const { return !options_.dir.empty(); }
+  // The store Save writes through, when it is created only after Restore
+  // chose the checkpoint to open it from (a single-process trainer's table).
+  void set_store(EmbeddingStore* store) { store_ = store; }
   // Whether to checkpoint after `step` steps: when step is a multiple of
   // every_steps, or every_seconds have passed since the last checkpoint on
   // this worker's clock or on any other worker's. Distributed with
@@ -115,7 +119,7 @@ class Checkpointer {
 
   const CheckpointOptions options_;
   const CheckpointJobInfo job_;
-  EmbeddingStore* const store_;
+  EmbeddingStore* store_;
   DenseSync* const dense_sync_;
   // The previous checkpoint of this run (or the one resumed from): the
   // base of the next incremental one.

@@ -54,17 +54,9 @@ Status TrainerImpl::Init() {
     test_stream_ = std::make_unique<BatchStream>(std::move(test_reader), test_options);
   }
 
+  // Single process: the table is opened once InitCheckpoints knows whether
+  // it starts from a checkpoint (OpenTable).
   store_ = options_.store;
-  if (store_ == nullptr) {
-    ShardTableOptions table_options;
-    table_options.table = options_.table;
-    table_options.memory_budget_bytes = options_.table_memory_budget_bytes;
-    table_options.rocksdb = options_.table_rocksdb;
-    ASSIGN_OR_RETURN(table_, OpenShardTable(table_options));
-    maintenance_ = std::make_unique<TableMaintenance>(table_.get(), options_.table_maintenance);
-    owned_store_ = NewTableStore(table_.get(), options_.table.optimizer.kind);
-    store_ = owned_store_.get();
-  }
   if (options_.max_staleness < 0) return InvalidArgumentError("max_staleness must be >= 0");
   prefetch_ = options_.prefetch_rows && options_.max_staleness >= 1;
   for (int r = 0; r < options_.threads; ++r) {

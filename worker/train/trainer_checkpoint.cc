@@ -4,6 +4,7 @@
 #include <optional>
 #include <utility>
 
+#include "ps/checkpoint/shard_restore.h"
 #include "worker/model/model_spec.h"
 
 namespace dips {
@@ -19,6 +20,10 @@ Status TrainerImpl::InitCheckpoints() {
   checkpointer_ = std::make_unique<Checkpointer>(options_.checkpoint, job, store_,
                                                  options_.dense_sync);
   ASSIGN_OR_RETURN(std::optional<RestoredTraining> restored, checkpointer_->Restore());
+  if (store_ == nullptr) {
+    RETURN_IF_ERROR(OpenTable(restored.has_value() ? &restored->chain : nullptr));
+    checkpointer_->set_store(store_);
+  }
   if (!restored.has_value()) return Status::OK();
   const ckpt::DenseState& dense = restored->dense;
   const ckpt::WorkerState& worker = restored->worker;
@@ -34,11 +39,28 @@ Status TrainerImpl::InitCheckpoints() {
   start_epoch_ = worker.epoch();
   skip_batches_ = worker.batches_in_epoch();
   last_checkpoint_step_ = dense.optimizer_steps();
-  if (table_ != nullptr) {
-    ASSIGN_OR_RETURN(uint64_t rows, RestoreRows(restored->chain, options_.table.optimizer.kind,
-                                                {}, table_.get()));
-    LOG(INFO) << "restored " << rows << " rows from " << restored->chain.newest_dir();
+  return Status::OK();
+}
+
+Status TrainerImpl::OpenTable(const CheckpointChain* chain) {
+  ShardTableOptions table_options;
+  table_options.table = options_.table;
+  table_options.memory_budget_bytes = options_.table_memory_budget_bytes;
+  table_options.rocksdb = options_.table_rocksdb;
+  ShardRestoreOptions restore;
+  restore.chain = chain;  // verified by Checkpointer::Restore
+  restore.optimizer = options_.table.optimizer.kind;
+  ASSIGN_OR_RETURN(RestoredShard restored, OpenRestoredShard(table_options, restore));
+  table_ = std::move(restored.table);
+  if (chain != nullptr) {
+    LOG(INFO) << "restored " << restored.rows << " rows from " << chain->newest_dir()
+              << (restored.opened_rocksdb ? " by opening its RocksDB checkpoint"
+                                          : " by importing them")
+              << " in " << restored.seconds << " s";
   }
+  maintenance_ = std::make_unique<TableMaintenance>(table_.get(), options_.table_maintenance);
+  owned_store_ = NewTableStore(table_.get(), options_.table.optimizer.kind);
+  store_ = owned_store_.get();
   return Status::OK();
 }
 

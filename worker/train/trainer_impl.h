@@ -67,9 +67,12 @@ class TrainerImpl : public Trainer {
 
  private:
   // Sets up checkpoints and, when resuming, restores the dense state, the
-  // reader position and (single process) the rows.
+  // reader position and (single process, through OpenTable) the rows.
   Status InitCheckpoints();
 
+  // Single process: opens the trainer's own table, from `chain` when
+  // resuming (ps/checkpoint/shard_restore.h), else empty.
+  Status OpenTable(const CheckpointChain* chain);
   // Skips the batches a resumed run's checkpoint had already trained on in
   // this pass: the pass repeats the same order (same shuffle seed), so what
   // follows is exactly what the interrupted run would have seen next.
