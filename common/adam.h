@@ -31,7 +31,9 @@ struct AdamStep {
 
   // m = b1 m + (1 - b1) g; v = b2 v + (1 - b2) g^2;
   // w -= lr * (m / c1) / (sqrt(v / c2) + eps), for n coordinates.
+  // grad, m, v and weights do not overlap (one row's, or the dense buffers).
   void Apply(size_t n, const float* grad, float* m, float* v, float* weights) const {
+#pragma omp simd
     for (size_t i = 0; i < n; ++i) {
       const float g = grad[i];
       m[i] = beta1 * m[i] + (1.0f - beta1) * g;

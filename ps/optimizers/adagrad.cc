@@ -17,6 +17,8 @@ void AdagradUpdate(const SparseOptimizerOptions& options, int dim, const float* 
                    float* weights, float* state) {
   const float lr = options.learning_rate;
   float* acc = state;
+  // One row's weights, accumulators and gradient never overlap.
+#pragma omp simd
   for (int i = 0; i < dim; ++i) {
     const float g = grad[i];
     acc[i] += g * g;
