@@ -110,13 +110,7 @@ ckpt::Manifest ManifestFor(const ShardCheckpoint& shard, int64_t step, SparseOpt
   manifest.set_dim(FLAGS_dim);
   manifest.set_sparse_optimizer(SparseOptimizerName(kind));
   manifest.set_state_floats_per_weight(StateFloatsPerWeight(kind));
-  for (const ShardCheckpointFile& file : shard.files) {
-    SetFileEntry(file.name, file.digest, file.rows, manifest.add_files());
-  }
-  ckpt::RocksdbShard* entry = manifest.add_rocksdb_shards();
-  entry->set_dir(shard.rocksdb_dir);
-  entry->set_rows(shard.rows);
-  entry->set_column_family(shard.column_family);
+  AddShardToManifest(shard, &manifest);
   return manifest;
 }
 

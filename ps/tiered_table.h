@@ -148,6 +148,8 @@ class TieredSparseTable final : public SparseTable {
   uint32_t AddRow(Stripe* stripe, uint64_t key, uint64_t hash, uint8_t flags);
   // Writes the stripe's dirty rows to the tier (they become clean).
   Status WriteBackDirty(Stripe* stripe);
+  // WriteBackDirty over every stripe; returns the rows now on disk (all).
+  StatusOr<uint64_t> WriteBackAll();
 
   const TieredTableOptions options_;
   const RowLayout layout_;

@@ -37,21 +37,23 @@ Status TieredSparseTable::WriteBackDirty(Stripe* stripe) {
   return Status::OK();
 }
 
-Status TieredSparseTable::FlushToDisk() {
-  for (auto& stripe : stripes_) {
-    std::lock_guard<std::mutex> lock(stripe->mu);
-    RETURN_IF_ERROR(WriteBackDirty(stripe.get()));
-  }
-  return tier_->Flush();
-}
-
-StatusOr<uint64_t> TieredSparseTable::CheckpointDiskTier(const std::string& dir) {
+StatusOr<uint64_t> TieredSparseTable::WriteBackAll() {
   uint64_t rows = 0;
   for (auto& stripe : stripes_) {
     std::lock_guard<std::mutex> lock(stripe->mu);
     RETURN_IF_ERROR(WriteBackDirty(stripe.get()));
     rows += stripe->disk_rows;  // every row has a disk copy now
   }
+  return rows;
+}
+
+Status TieredSparseTable::FlushToDisk() {
+  RETURN_IF_ERROR(WriteBackAll().status());
+  return tier_->Flush();
+}
+
+StatusOr<uint64_t> TieredSparseTable::CheckpointDiskTier(const std::string& dir) {
+  ASSIGN_OR_RETURN(uint64_t rows, WriteBackAll());
   RETURN_IF_ERROR(tier_->CreateCheckpoint(dir));
   return rows;
 }

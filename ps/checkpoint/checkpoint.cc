@@ -8,6 +8,7 @@
 #include <cinttypes>
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
 #include <set>
 
 #include "ps/checkpoint/row_file.h"
@@ -57,35 +58,12 @@ StatusOr<std::vector<std::string>> CheckpointDirs(const std::string& root) {
   return names;
 }
 
-bool IsDirectory(const std::string& path) {
-  struct stat st;
-  return ::lstat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
-}
-
-// Deletes a checkpoint directory: its files and its RocksDB shard
-// directories (one level of files each; deeper trees are not ours).
+// Deletes a checkpoint directory with everything in it (its files and its
+// RocksDB shard directories).
 Status RemoveTree(const std::string& path) {
-  DIR* dir = ::opendir(path.c_str());
-  if (dir == nullptr) return IOError("cannot open " + path + ": " + std::strerror(errno));
-  Status status;
-  while (const dirent* entry = ::readdir(dir)) {
-    const std::string name = entry->d_name;
-    if (name == "." || name == "..") continue;
-    const std::string child = JoinPath(path, name);
-    if (IsDirectory(child)) {
-      const Status removed = RemoveTree(child);
-      if (!removed.ok() && status.ok()) status = removed;
-      continue;
-    }
-    if (::unlink(child.c_str()) != 0 && status.ok()) {
-      status = IOError("cannot delete " + child + ": " + std::strerror(errno));
-    }
-  }
-  ::closedir(dir);
-  RETURN_IF_ERROR(status);
-  if (::rmdir(path.c_str()) != 0) {
-    return IOError("cannot delete " + path + ": " + std::strerror(errno));
-  }
+  std::error_code error;
+  std::filesystem::remove_all(path, error);
+  if (error) return IOError("cannot delete " + path + ": " + error.message());
   return Status::OK();
 }
 

@@ -100,6 +100,18 @@ StatusOr<ShardCheckpoint> ShardCheckpointWriter::Write(SparseTable* table,
   return shard;
 }
 
+void AddShardToManifest(const ShardCheckpoint& shard, ckpt::Manifest* manifest) {
+  for (const ShardCheckpointFile& file : shard.files) {
+    SetFileEntry(file.name, file.digest, file.rows, manifest->add_files());
+  }
+  if (!shard.self_contained()) return;
+  ckpt::RocksdbShard* entry = manifest->add_rocksdb_shards();
+  entry->set_shard(shard.shard);
+  entry->set_dir(shard.rocksdb_dir);
+  entry->set_rows(shard.rows);
+  entry->set_column_family(shard.column_family);
+}
+
 StatusOr<uint64_t> LoadRocksdbShard(const std::string& checkpoint_dir,
                                     const ckpt::Manifest& manifest,
                                     const ckpt::RocksdbShard& shard,

@@ -84,6 +84,10 @@ class ShardCheckpointWriter {
   std::map<FileId, FileDigest> sst_digests_ GUARDED_BY(mu_);
 };
 
+// Lists what `shard` wrote in `manifest`: every file (Manifest.files) and,
+// for a RocksDB checkpoint, its rocksdb_shards entry.
+void AddShardToManifest(const ShardCheckpoint& shard, ckpt::Manifest* manifest);
+
 // Imports into `table` the rows of the RocksDB shard `shard` of the
 // checkpoint in `checkpoint_dir` (described by `manifest`) for which
 // keep(key) is true (all when keep is empty). The shard's files are checked

@@ -97,13 +97,7 @@ ShardCheckpoint Save(ShardCheckpointWriter* writer, SparseTable* table, const st
   manifest.set_dim(4);
   manifest.set_sparse_optimizer(SparseOptimizerName(kOpt));
   manifest.set_state_floats_per_weight(StateFloatsPerWeight(kOpt));
-  for (const ShardCheckpointFile& file : shard->files) {
-    SetFileEntry(file.name, file.digest, file.rows, manifest.add_files());
-  }
-  ckpt::RocksdbShard* entry = manifest.add_rocksdb_shards();
-  entry->set_dir(shard->rocksdb_dir);
-  entry->set_rows(shard->rows);
-  entry->set_column_family(shard->column_family);
+  AddShardToManifest(*shard, &manifest);
   CHECK(CommitManifest(root, name, manifest).ok());
   return std::move(shard).value();
 }

@@ -151,18 +151,7 @@ Status Checkpointer::Commit(int64_t step, const std::string& name, bool full,
   manifest.set_created_unix_ms(NowUnixMs());
   manifest.set_init_scale(job_.init_scale);
   manifest.set_init_seed(job_.init_seed);
-  for (const ShardCheckpoint& shard : rows) {
-    for (const ShardCheckpointFile& file : shard.files) {
-      AddEntry(file.name, file.digest, file.rows, &manifest);
-    }
-    if (shard.self_contained()) {
-      ckpt::RocksdbShard* entry = manifest.add_rocksdb_shards();
-      entry->set_shard(shard.shard);
-      entry->set_dir(shard.rocksdb_dir);
-      entry->set_rows(shard.rows);
-      entry->set_column_family(shard.column_family);
-    }
-  }
+  for (const ShardCheckpoint& shard : rows) AddShardToManifest(shard, &manifest);
   // The other files are digested here, after the barrier, from what is on
   // disk: that is what a restore will check.
   std::vector<std::string> names = {kDenseFileName};
