@@ -48,8 +48,10 @@ StatusOr<FileDigest> ShardCheckpointWriter::DigestSst(const std::string& path) {
   if (::stat(path.c_str(), &st) != 0) {
     return IOError("cannot stat " + path + ": " + std::strerror(errno));
   }
-  const FileId id{static_cast<uint64_t>(st.st_dev), static_cast<uint64_t>(st.st_ino),
-                  static_cast<uint64_t>(st.st_size)};
+  const std::string name = path.substr(path.find_last_of('/') + 1);
+  const FileId id{name, static_cast<uint64_t>(st.st_dev), static_cast<uint64_t>(st.st_ino),
+                  static_cast<uint64_t>(st.st_size),
+                  int64_t{st.st_mtim.tv_sec} * 1000000000 + st.st_mtim.tv_nsec};
   {
     std::lock_guard<std::mutex> lock(mu_);
     auto it = sst_digests_.find(id);

@@ -64,10 +64,13 @@ struct ShardCheckpointOptions {
 };
 
 // Writes shards into checkpoint directories. Keeps the digests of the SST
-// files it has read, by (device, inode, size): SST files never change, and
-// a checkpoint's hard link shares its inode with the live file and with the
-// links of earlier checkpoints, so each SST is read once however many
-// checkpoints hold it. Thread-safe.
+// files it has read: SST files never change, and a checkpoint's hard link
+// shares its inode with the live file and with the links of earlier
+// checkpoints, so each SST is read once however many checkpoints hold it.
+// The key is the file's name (RocksDB never reuses an SST number), device,
+// inode, size and modification time: an inode freed by compaction and
+// pruning is soon reused by a new file, often of the same size.
+// Thread-safe.
 class ShardCheckpointWriter {
  public:
   // Writes `table`'s shard into `checkpoint_dir` (which exists), replacing
@@ -77,7 +80,8 @@ class ShardCheckpointWriter {
                                   const std::string& checkpoint_dir);
 
  private:
-  using FileId = std::tuple<uint64_t, uint64_t, uint64_t>;  // device, inode, size
+  // name, device, inode, size, mtime in ns
+  using FileId = std::tuple<std::string, uint64_t, uint64_t, uint64_t, int64_t>;
   StatusOr<FileDigest> DigestSst(const std::string& path);
 
   std::mutex mu_;
