@@ -373,6 +373,9 @@ void RunServer(Cluster* cluster, const DistOptions& dist, const TrainerOptions& 
 
 void RunWorker(Cluster* cluster, const DistOptions& dist, TrainerOptions train,
                const JobKeys* keys) {
+  // Only workers run models, so only they need the device (servers may sit
+  // on machines without one).
+  OkOrAbort(CheckDeviceFlag(train), "worker rank " + std::to_string(cluster->rank()));
   const std::vector<std::string> endpoints =
       ValueOrAbort(cluster->ExchangeServerEndpoints(""), "exchanging server endpoints");
   const int worker = cluster->worker_index();

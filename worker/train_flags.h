@@ -12,6 +12,11 @@ namespace dips {
 // InvalidArgument naming the flag when a value is not valid.
 StatusOr<TrainerOptions> TrainerOptionsFromFlags();
 
+// OK when options.device can run models; else its error (Unavailable)
+// with a message that starts with the flag, e.g. "--device=cuda: no usable
+// GPU: ...". Workers call it before anything else.
+Status CheckDeviceFlag(const TrainerOptions& options);
+
 // Prints the final line(s) of a training run (report and test metrics).
 void PrintTrainReport(const TrainReport& report, const TrainerOptions& options);
 

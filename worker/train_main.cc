@@ -23,6 +23,9 @@ DEFINE_string(test, "", "Test log files, comma-separated; empty = no evaluation"
 DEFINE_int32(epochs, 1, "Passes over the training data");
 DEFINE_int32(batch_size, 128, "Samples per batch (per replica thread)");
 DEFINE_int32(threads, 1, "Data-parallel replica threads");
+DEFINE_string(device, "cpu",
+              "Where forward/backward passes run: cpu, or cuda (GPU 0, in a build with the CUDA "
+              "backend; rows, dense parameters and optimisers stay on the host)");
 DEFINE_int32(shuffle_buffer, 100000, "Training samples held in the shuffle buffer (0: file order)");
 DEFINE_int32(embedding_dim, 18, "Embedding size per id field");
 DEFINE_double(max_bad_ratio, 0.001, "Abort when the fraction of malformed lines passes this");
@@ -100,6 +103,9 @@ std::vector<std::string> SplitCommas(const std::string& s) {
 StatusOr<TrainerOptions> TrainerOptionsFromFlags() {
   TrainerOptions o;
   ASSIGN_OR_RETURN(o.model.kind, ParseModelKind(FLAGS_model));
+  StatusOr<ModelDevice> device = ParseModelDevice(FLAGS_device);
+  if (!device.ok()) return InvalidArgumentError("--device: " + device.status().message());
+  o.device = *device;
   o.model.embedding_dim = FLAGS_embedding_dim;
   ASSIGN_OR_RETURN(o.model.mlp_activation, ParseHiddenActivation(FLAGS_mlp_activation));
   ASSIGN_OR_RETURN(o.model.attention_activation, ParseHiddenActivation(FLAGS_attention_activation));
@@ -170,6 +176,13 @@ StatusOr<TrainerOptions> TrainerOptionsFromFlags() {
   return o;
 }
 
+Status CheckDeviceFlag(const TrainerOptions& options) {
+  const Status s = CheckModelDevice(options.device);
+  if (s.ok()) return s;
+  return Status(s.code(), std::string("--device=") + ModelDeviceName(options.device) + ": " +
+                              s.message());
+}
+
 void PrintTrainReport(const TrainReport& report, const TrainerOptions& options) {
   const EvalMetrics& m = report.final_metrics;
   std::printf(
@@ -194,6 +207,12 @@ int RunTrain(int argc, char** argv) {
   if (!options.ok()) {
     LOG(ERROR) << options.status().ToString();
     return 2;
+  }
+  // Before reading any data: a missing GPU is a clear error, not a crash.
+  const Status device = CheckDeviceFlag(*options);
+  if (!device.ok()) {
+    LOG(ERROR) << device.message();
+    return 1;
   }
   StatusOr<std::unique_ptr<Trainer>> trainer = Trainer::Create(*options);
   if (!trainer.ok()) {

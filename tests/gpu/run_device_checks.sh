@@ -1,15 +1,21 @@
 #!/usr/bin/env bash
 # Device checks of the CUDA backend, for a machine with an NVIDIA GPU:
 #   1. configure a fresh build directory with CUDA on and build only the
-#      parity tests and the benchmark (-j nproc),
-#   2. run the gpu-labelled tests (CUDA vs CPU parity of every layer),
-#   3. run them again under compute-sanitizer's memcheck, when installed,
-#   4. run the training-throughput benchmark (DIN and DIEN steps),
+#      parity tests, the benchmark and `dips` (-j nproc),
+#   2. run the gpu-labelled tests (CUDA vs CPU parity of every layer and of
+#      whole models),
+#   3. generate a small synthetic dataset (`dips gen`) and train DIN and
+#      DIEN on it for one epoch with --device=cuda and --device=cpu (same
+#      flags), printing samples/s and test AUC of each,
+#   4. run the training-step benchmark (DIN and DIEN steps),
+#   5. run the parity tests again under compute-sanitizer's memcheck, when
+#      installed (capped, last because it is the slowest),
 # then print a summary. Target: under 8 minutes on a 16-core H200 machine.
 #
 # Usage (from anywhere): tests/gpu/run_device_checks.sh
 # Environment: DIPS_GPU_BUILD_DIR (default build-gpu), CUDA_ARCH (default
-# 90), DIPS_GPU_MEMCHECK=0 to skip step 3.
+# 90), DIPS_GPU_MEMCHECK=0 to skip step 5, DIPS_GPU_TRAIN_SAMPLES (default
+# 20000) for the size of step 3's training set.
 # Exit status: 0 all checks ran on a GPU and passed; 1 a check failed;
 # 2 no usable GPU, so nothing was checked (the build still ran).
 set -uo pipefail
@@ -51,7 +57,7 @@ if ! cmake -S . -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DDIPS_CUDA=ON
   cat "$LOG_DIR/configure.log"
   die "configure failed"
 fi
-if ! cmake --build "$BUILD_DIR" -j"$(nproc)" --target cuda_parity_test cuda_bench \
+if ! cmake --build "$BUILD_DIR" -j"$(nproc)" --target cuda_parity_test cuda_bench dips \
     >"$LOG_DIR/build.log" 2>&1; then
   tail -n 60 "$LOG_DIR/build.log"
   die "build failed"
@@ -81,15 +87,54 @@ else
   FAILED=1
 fi
 
-# ---- 3. memcheck (out-of-bounds / misaligned accesses, API errors) ----------
+# ---- 3. dips train --device=cuda vs --device=cpu -----------------------------
+T0=$(elapsed)
+DATA="$LOG_DIR/data"
+if "$BUILD_DIR/dips" gen --out_dir="$DATA" --users=2000 \
+    --train_samples="${DIPS_GPU_TRAIN_SAMPLES:-20000}" --test_samples=5000 --compress=false \
+    >"$LOG_DIR/gen.log" 2>&1; then
+  for model in din dien; do
+    for device in cuda cpu; do
+      log="$LOG_DIR/train_${model}_${device}.log"
+      if timeout 240 "$BUILD_DIR/dips" train --model="$model" --device="$device" \
+          --train="$DATA/train.txt" --test="$DATA/test.txt" --epochs=1 --threads=2 \
+          --log_every_seconds=30 >"$log" 2>&1; then
+        sps=$(grep -o 'train_samples_per_sec=[0-9.]*' "$log" | cut -d= -f2)
+        auc=$(grep -o 'test_auc=[0-9.]*' "$log" | cut -d= -f2)
+        note "train $model $device" "samples/s ${sps:-?}  test AUC ${auc:-?}"
+      else
+        tail -n 20 "$log"
+        note "train $model $device" "FAILED (see $log)"
+        FAILED=1
+      fi
+    done
+  done
+  note "training runs time" "$(($(elapsed) - T0)) s"
+else
+  cat "$LOG_DIR/gen.log"
+  note "dips gen" "FAILED (see $LOG_DIR/gen.log)"
+  FAILED=1
+fi
+
+# ---- 4. Throughput -----------------------------------------------------------
+T0=$(elapsed)
+if timeout 120 "$BUILD_DIR/bench/cuda_bench" --steps=200 | tee "$LOG_DIR/bench.log"; then
+  while read -r line; do note "benchmark" "$line"; done < <(grep "samples/s" "$LOG_DIR/bench.log")
+  note "benchmark time" "$(($(elapsed) - T0)) s"
+else
+  note "benchmark" "FAILED (see $LOG_DIR/bench.log)"
+  FAILED=1
+fi
+
+# ---- 5. memcheck (out-of-bounds / misaligned accesses, API errors) ----------
 if [[ "${DIPS_GPU_MEMCHECK:-1}" != "0" ]] && command -v compute-sanitizer >/dev/null 2>&1; then
   T0=$(elapsed)
-  timeout 240 compute-sanitizer --tool memcheck --error-exitcode 9 \
+  timeout 150 compute-sanitizer --tool memcheck --error-exitcode 9 \
     "$BUILD_DIR/tests/gpu/cuda_parity_test" --gtest_brief=1 >"$LOG_DIR/memcheck.log" 2>&1
   rc=$?
   case $rc in
     0) note "memcheck" "clean ($(($(elapsed) - T0)) s)" ;;
-    124) note "memcheck" "not finished in 240 s (no verdict)" ;;
+    124) note "memcheck" "not finished in 150 s (no verdict)" ;;
     *)
       tail -n 40 "$LOG_DIR/memcheck.log"
       note "memcheck" "FAILED rc=$rc (see $LOG_DIR/memcheck.log)"
@@ -98,16 +143,6 @@ if [[ "${DIPS_GPU_MEMCHECK:-1}" != "0" ]] && command -v compute-sanitizer >/dev/
   esac
 elif [[ "${DIPS_GPU_MEMCHECK:-1}" != "0" ]]; then
   note "memcheck" "skipped (compute-sanitizer not installed)"
-fi
-
-# ---- 4. Throughput -----------------------------------------------------------
-T0=$(elapsed)
-if timeout 300 "$BUILD_DIR/bench/cuda_bench" --steps=200 | tee "$LOG_DIR/bench.log"; then
-  while read -r line; do note "benchmark" "$line"; done < <(grep "samples/s" "$LOG_DIR/bench.log")
-  note "benchmark time" "$(($(elapsed) - T0)) s"
-else
-  note "benchmark" "FAILED (see $LOG_DIR/bench.log)"
-  FAILED=1
 fi
 
 note "total" "$(elapsed) s"

@@ -152,5 +152,25 @@ TEST_F(TrainerTest, MissingTrainingFileIsAnError) {
       << trainer.status().ToString();
 }
 
+// --device=cuda without a usable GPU (CI, or a CPU-only build) is an error
+// status from Create, never a crash.
+TEST_F(TrainerTest, CudaWithoutUsableGpuIsAnError) {
+  const Status device = CheckModelDevice(ModelDevice::kCuda);
+  if (device.ok()) {
+    std::printf("skipped: a usable GPU is present, so there is no error path to test\n");
+    GTEST_SKIP();
+  }
+  EXPECT_EQ(device.code(), StatusCode::kUnavailable);
+  EXPECT_TRUE(device.message() == "this build has no CUDA backend" ||
+              device.message().rfind("no usable GPU: ", 0) == 0)
+      << device.message();
+  TrainerOptions o = Options(ModelKind::kDin, 2);
+  o.device = ModelDevice::kCuda;
+  auto trainer = Trainer::Create(o);
+  ASSERT_FALSE(trainer.ok());
+  EXPECT_EQ(trainer.status().code(), StatusCode::kUnavailable);
+  EXPECT_EQ(trainer.status().message(), device.message());
+}
+
 }  // namespace
 }  // namespace dips

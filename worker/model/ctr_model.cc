@@ -10,11 +10,11 @@
 #include "worker/model/workspace.h"
 
 namespace dips {
-namespace {
 
-MlpHeadShape HeadShape(const ModelConfig& c, int input_dim) {
+MlpHeadShape CtrHeadShape(const ModelConfig& c, int interest_dim) {
   MlpHeadShape s;
-  s.input_dim = input_dim;
+  // x = [p, v_A, s, v_A * s, u]: p has P*d values, the next three D each.
+  s.input_dim = c.num_extra_fields * c.embedding_dim + 3 * c.behaviour_dim() + interest_dim;
   s.hidden = c.mlp_hidden;
   s.activation = c.mlp_activation;
   s.dice_eps = c.dice_eps;
@@ -22,41 +22,15 @@ MlpHeadShape HeadShape(const ModelConfig& c, int input_dim) {
   return s;
 }
 
-// x = [p, v_A, s, v_A * s, u]: p has P*d values, the next three D each.
-int HeadInputDim(const ModelConfig& c, int interest_dim) {
-  return c.num_extra_fields * c.embedding_dim + 3 * c.behaviour_dim() + interest_dim;
-}
-
-}  // namespace
-
 double ValidPositions(const Batch& batch) {
   double n = 0;
   for (int32_t len : batch.lengths) n += len;
   return n;
 }
 
-template <typename T>
-CtrModel<T>::CtrModel(const ModelConfig& config, int interest_dim)
-    : config_(config),
-      interest_dim_(interest_dim),
-      head_input_dim_(HeadInputDim(config, interest_dim)),
-      head_(HeadShape(config, head_input_dim_), "head", &params_, &state_) {}
-
-template <typename T>
-void CtrModel<T>::InitParams(T* params, uint64_t seed) const {
-  params_.Initialize(params, seed);
-}
-
-template <typename T>
-void CtrModel<T>::InitState(T* state) const {
-  state_.Initialize(state, /*seed=*/0);  // constants only, the seed is unused
-}
-
-template <typename T>
-void CtrModel<T>::CheckBatch(const Batch& b) const {
-  // The batch builder is ours: a mismatch is a bug, not bad input.
-  CHECK_EQ(b.num_behaviour_fields, config_.num_behaviour_fields);
-  CHECK_EQ(b.num_extra_fields, config_.num_extra_fields);
+void CheckModelBatch(const ModelConfig& config, const Batch& b) {
+  CHECK_EQ(b.num_behaviour_fields, config.num_behaviour_fields);
+  CHECK_EQ(b.num_extra_fields, config.num_extra_fields);
   CHECK_GT(b.size, 0);
   CHECK_GE(b.max_length, 0);
   const size_t n = b.size, t = b.max_length, f = b.num_behaviour_fields;
@@ -76,6 +50,23 @@ void CtrModel<T>::CheckBatch(const Batch& b) const {
 }
 
 template <typename T>
+CtrModel<T>::CtrModel(const ModelConfig& config, int interest_dim)
+    : config_(config),
+      interest_dim_(interest_dim),
+      head_input_dim_(CtrHeadShape(config, interest_dim).input_dim),
+      head_(CtrHeadShape(config, interest_dim), "head", &params_, &state_) {}
+
+template <typename T>
+void CtrModel<T>::InitParams(T* params, uint64_t seed) const {
+  params_.Initialize(params, seed);
+}
+
+template <typename T>
+void CtrModel<T>::InitState(T* state) const {
+  state_.Initialize(state, /*seed=*/0);  // constants only, the seed is unused
+}
+
+template <typename T>
 SequenceInputs<T> CtrModel<T>::Inputs(const Batch& batch) const {
   SequenceInputs<T> in;
   in.batch = batch.size;
@@ -91,7 +82,7 @@ SequenceInputs<T> CtrModel<T>::Inputs(const Batch& batch) const {
 template <typename T>
 T CtrModel<T>::Forward(const Batch& batch, const T* rows, const T* params, T* state, bool training,
                        T* probs) {
-  CheckBatch(batch);
+  CheckModelBatch(config_, batch);
   const int B = batch.size, L = batch.max_length, F = config_.num_behaviour_fields;
   const int d = config_.embedding_dim, D = config_.behaviour_dim();
   const int PD = config_.num_extra_fields * d, U = interest_dim_, X = head_input_dim_;

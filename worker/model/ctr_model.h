@@ -42,6 +42,17 @@ struct SequenceGrads {
 // Sum of the batch's history lengths (positions that are not padding).
 double ValidPositions(const Batch& batch);
 
+// The head of a model whose interest vector u has `interest_dim` values
+// (0 for Base): input x = [p, v_A, s, v_A * s, u], hidden layers and
+// activation from the config. Its views are named "head.*".
+MlpHeadShape CtrHeadShape(const ModelConfig& config, int interest_dim);
+
+// CHECKs that `batch` matches `config` (F, P) and is well formed: every
+// array has its size, lengths are in [0, max_length] and every slot in
+// [-1, K). The batch builder is ours, so a mismatch is a bug, not bad input.
+// Every backend runs this before it reads a batch.
+void CheckModelBatch(const ModelConfig& config, const Batch& batch);
+
 template <typename T>
 class CtrModel : public Model<T> {
  public:
@@ -82,7 +93,6 @@ class CtrModel : public Model<T> {
   virtual double InterestFlops(const Batch& batch) const = 0;
 
  private:
-  void CheckBatch(const Batch& batch) const;
   SequenceInputs<T> Inputs(const Batch& batch) const;
 
   ModelConfig config_;

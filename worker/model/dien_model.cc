@@ -30,13 +30,8 @@ DienModel<T>::DienModel(const ModelConfig& config)
                  config.attention_activation, this->mutable_params(), this->mutable_state()),
       evolution_("dien.evolution", hidden_, hidden_, this->mutable_params()) {
   if (config.dien_query_projection) {
-    ParamLayout* p = this->mutable_params();
-    const int D = config.behaviour_dim();
-    // Glorot and PReLU alpha 0.1: TF's dense default and the reference prelu.
-    query_proj_ = QueryProjection{
-        p->Add("dien.query.w", static_cast<size_t>(D) * hidden_, ParamInit::Glorot(D, hidden_)),
-        p->Add("dien.query.b", hidden_, ParamInit::Constant(0.0)),
-        p->Add("dien.query.prelu_alpha", hidden_, ParamInit::Constant(0.1))};
+    query_proj_ = QueryProjectionParams::Register("dien.query", config.behaviour_dim(), hidden_,
+                                                  this->mutable_params());
   }
 }
 
@@ -92,9 +87,7 @@ T DienModel<T>::InterestForward(const Batch& batch, const SequenceInputs<T>& in,
   const T* evo_in = h;
   if (this->config().evolution == EvolutionKind::kAigru) {
     T* scaled = Grow(&evolution_input_, n * H);
-    for (size_t i = 0; i < n; ++i) {
-      for (int k = 0; k < H; ++k) scaled[i * H + k] = a[i] * h[i * H + k];
-    }
+    aigru_input_forward(scaled, h, static_cast<const T*>(a), n, H);
     evo_in = scaled;
   }
   T* h2 = Grow(&evolution_states_, n * H);
@@ -133,14 +126,7 @@ void DienModel<T>::InterestBackward(const Batch& batch, const SequenceInputs<T>&
                  &evolution_cache_, evolution_.Weights(params), evolution_input_.data(),
                  evolution_states_.data(), in.lengths, static_cast<const T*>(nullptr), variant,
                  evolution_.Shape(B, L));
-    for (size_t i = 0; i < n; ++i) {
-      T dot = 0;
-      for (int k = 0; k < H; ++k) {
-        dh[i * H + k] += a[i] * dx[i * H + k];
-        dot += dx[i * H + k] * h[i * H + k];
-      }
-      da[i] += dot;
-    }
+    aigru_input_backward(dh, da, static_cast<const T*>(dx), h, a, n, H);
   } else {
     gru_backward(dh, da, evolution_.Grads(param_grads), dh2, &evolution_cache_,
                  evolution_.Weights(params), h, evolution_states_.data(), in.lengths, a, variant,

@@ -40,10 +40,7 @@ class DienModel final : public CtrModel<T> {
   GruParams evolution_;
   // Query projection views (dien_query_projection), added after every other
   // view so the default layout and its initial values do not change.
-  struct QueryProjection {
-    size_t w, b, alpha;  // [D x H], [H], [H]
-  };
-  std::optional<QueryProjection> query_proj_;
+  std::optional<QueryProjectionParams> query_proj_;
 
   GruCache<T> extractor_cache_, evolution_cache_;
   AuxLossCache<T> aux_cache_;

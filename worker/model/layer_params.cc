@@ -186,6 +186,15 @@ double AuxNetParams::TrainingFlops(double rows) const {
   return 3.0 * forward;
 }
 
+QueryProjectionParams QueryProjectionParams::Register(const std::string& prefix, int in, int out,
+                                                      ParamLayout* params) {
+  QueryProjectionParams q;
+  q.w = params->Add(prefix + ".w", static_cast<size_t>(in) * out, ParamInit::Glorot(in, out));
+  q.b = params->Add(prefix + ".b", out, ParamInit::Constant(0.0));
+  q.alpha = params->Add(prefix + ".prelu_alpha", out, ParamInit::Constant(0.1));
+  return q;
+}
+
 template AttentionUnitWeights<float> AttentionUnitParams::Weights(const float*, float*) const;
 template AttentionUnitWeights<double> AttentionUnitParams::Weights(const double*, double*) const;
 template AttentionUnitGrads<float> AttentionUnitParams::Grads(float*) const;

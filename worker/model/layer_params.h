@@ -84,6 +84,16 @@ class AuxNetParams {
   size_t w3_ = kNoView, b3_ = kNoView;
 };
 
+// DIEN's attention-query projection v_A' = PReLU(v_A W_q + b_q): views
+// "<prefix>.w" [in x out] Glorot, ".b" [out] 0 and ".prelu_alpha" [out] 0.1
+// (TF's dense default and the reference code's prelu).
+struct QueryProjectionParams {
+  size_t w = 0, b = 0, alpha = 0;
+
+  static QueryProjectionParams Register(const std::string& prefix, int in, int out,
+                                        ParamLayout* params);
+};
+
 }  // namespace dips
 
 #endif  // DIPS_WORKER_MODEL_LAYER_PARAMS_H_

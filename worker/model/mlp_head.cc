@@ -11,17 +11,16 @@
 
 namespace dips {
 
-template <typename T>
-MlpHead<T>::MlpHead(const MlpHeadShape& shape, const std::string& prefix, ParamLayout* params,
-                    ParamLayout* state)
-    : shape_(shape) {
+std::vector<MlpLayerParams> RegisterMlpHead(const MlpHeadShape& shape, const std::string& prefix,
+                                            ParamLayout* params, ParamLayout* state) {
   CHECK_GT(shape.input_dim, 0);
   CHECK(!shape.hidden.empty());
+  std::vector<MlpLayerParams> layers;
   int in = shape.input_dim;
   const int num_layers = static_cast<int>(shape.hidden.size()) + 1;
   for (int i = 0; i < num_layers; ++i) {
     const bool output = i + 1 == num_layers;
-    Layer layer;
+    MlpLayerParams layer;
     layer.in = in;
     layer.out = output ? 1 : shape.hidden[i];
     const std::string n = prefix + "." + std::to_string(i);
@@ -37,9 +36,16 @@ MlpHead<T>::MlpHead(const MlpHeadShape& shape, const std::string& prefix, ParamL
       layer.moving_mean = state->Add(n + ".dice_moving_mean", layer.out, ParamInit::Constant(0.0));
       layer.moving_var = state->Add(n + ".dice_moving_var", layer.out, ParamInit::Constant(1.0));
     }
-    layers_.push_back(layer);
+    layers.push_back(layer);
     in = layer.out;
   }
+  return layers;
+}
+
+template <typename T>
+MlpHead<T>::MlpHead(const MlpHeadShape& shape, const std::string& prefix, ParamLayout* params,
+                    ParamLayout* state)
+    : shape_(shape), layers_(RegisterMlpHead(shape, prefix, params, state)) {
   pre_.resize(shape.hidden.size());
   out_.resize(shape.hidden.size());
   dice_.resize(shape.hidden.size());
@@ -51,7 +57,7 @@ void MlpHead<T>::Forward(T* logits, const T* x, int rows, const T* params, T* st
   const T* input = x;
   const int num_hidden = static_cast<int>(shape_.hidden.size());
   for (int i = 0; i < num_hidden; ++i) {
-    const Layer& l = layers_[i];
+    const MlpLayerParams& l = layers_[i];
     const size_t n = static_cast<size_t>(rows) * l.out;
     T* pre = Grow(&pre_[i], n);
     T* out = Grow(&out_[i], n);
@@ -72,7 +78,7 @@ void MlpHead<T>::Forward(T* logits, const T* x, int rows, const T* params, T* st
     }
     input = out;
   }
-  const Layer& last = layers_.back();
+  const MlpLayerParams& last = layers_.back();
   linear_forward(logits, input, params + last.w, params + last.b, rows, last.in, 1);
 }
 
@@ -83,12 +89,12 @@ void MlpHead<T>::Backward(T* dx, const T* dlogits, const T* x, int rows, const T
   // dout_ holds the gradient of the current layer's output. Once the
   // activation backward has turned it into dpre_, it is free again and
   // receives the gradient of the layer's input (the next layer down's dout).
-  const Layer& last = layers_.back();
+  const MlpLayerParams& last = layers_.back();
   T* dout = GrowZeroed(&dout_, static_cast<size_t>(rows) * last.in);
   linear_backward(dout, param_grads + last.w, param_grads + last.b, dlogits,
                   out_[num_hidden - 1].data(), params + last.w, rows, last.in, 1);
   for (int i = num_hidden - 1; i >= 0; --i) {
-    const Layer& l = layers_[i];
+    const MlpLayerParams& l = layers_[i];
     const size_t n = static_cast<size_t>(rows) * l.out;
     T* dpre = GrowZeroed(&dpre_, n);
     switch (shape_.activation) {
@@ -123,7 +129,7 @@ template <typename T>
 double MlpHead<T>::TrainingFlops(int rows) const {
   // Forward y = xW (2mnk) plus backward dW = x^T dy and dx = dy W^T: 3x.
   double flops = 0.0;
-  for (const Layer& l : layers_) flops += 6.0 * rows * l.in * l.out;
+  for (const MlpLayerParams& l : layers_) flops += 6.0 * rows * l.in * l.out;
   return flops;
 }
 

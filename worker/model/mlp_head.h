@@ -9,6 +9,8 @@
 #ifndef DIPS_WORKER_MODEL_MLP_HEAD_H_
 #define DIPS_WORKER_MODEL_MLP_HEAD_H_
 
+#include <cstddef>
+#include <string>
 #include <vector>
 
 #include "worker/model/layers/attention_unit.h"
@@ -24,6 +26,21 @@ struct MlpHeadShape {
   double dice_eps = 1e-8;
   double dice_momentum = 0.99;
 };
+
+// Where one layer of the head sits in the model's buffers.
+struct MlpLayerParams {
+  int in = 0;
+  int out = 0;
+  size_t w = 0, b = 0, alpha = 0;          // parameter offsets (alpha: PReLU/Dice only)
+  size_t moving_mean = 0, moving_var = 0;  // state offsets (Dice only)
+};
+
+// Adds the head's views ("<prefix>.0.w", ...) to the layouts, in order, and
+// returns the hidden layers followed by the output layer. MlpHead and the
+// CUDA head (worker/model/cuda) both register through this, so the two
+// backends read the same layout.
+std::vector<MlpLayerParams> RegisterMlpHead(const MlpHeadShape& shape, const std::string& prefix,
+                                            ParamLayout* params, ParamLayout* state);
 
 template <typename T>
 class MlpHead {
@@ -41,15 +58,8 @@ class MlpHead {
   double TrainingFlops(int rows) const;
 
  private:
-  struct Layer {
-    int in = 0;
-    int out = 0;
-    size_t w = 0, b = 0, alpha = 0;          // parameter offsets
-    size_t moving_mean = 0, moving_var = 0;  // state offsets (Dice)
-  };
-
   MlpHeadShape shape_;
-  std::vector<Layer> layers_;  // hidden layers, then the output layer
+  std::vector<MlpLayerParams> layers_;  // hidden layers, then the output layer
   // Per hidden layer: pre-activation and activation output [rows x out].
   std::vector<std::vector<T>> pre_, out_;
   std::vector<DiceCache<T>> dice_;

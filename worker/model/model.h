@@ -125,6 +125,13 @@ class Model {
   // Multiply-add FLOPs (2 per multiply-add) of the matrix products of one
   // forward + backward on `batch`, for throughput reporting.
   virtual double TrainingFlops(const Batch& batch) const = 0;
+
+  // OK, or the first failure of a backend that can fail for reasons outside
+  // the program (the CUDA model: a device error, out of device memory).
+  // After a failure Forward returns NaN, writes no outputs, and Backward
+  // accumulates nothing; callers check this once per step. The CPU models
+  // cannot fail and always return OK.
+  virtual Status status() const { return Status::OK(); }
 };
 
 // Mini-batch-aware L2 regularisation (DIN paper 5.1): for each row k present

@@ -61,7 +61,7 @@ Status TrainerImpl::Init() {
   prefetch_ = options_.prefetch_rows && options_.max_staleness >= 1;
   for (int r = 0; r < options_.threads; ++r) {
     auto replica = std::make_unique<Replica>();
-    ASSIGN_OR_RETURN(replica->model, Model<float>::Create(options_.model));
+    ASSIGN_OR_RETURN(replica->model, CreateModel(options_.model, options_.device));
     replica->state.resize(replica->model->num_state());
     replica->model->InitState(replica->state.data());
     replica->param_grads.resize(replica->model->num_params());
@@ -83,7 +83,8 @@ Status TrainerImpl::Init() {
             << params_.size() << " dense parameters, embedding dim "
             << options_.model.embedding_dim << ", " << schema_.num_behaviour_fields()
             << " behaviour fields, " << schema_.num_extra_fields() << " extra fields, "
-            << options_.threads << " replica thread(s)";
+            << options_.threads << " replica thread(s) on "
+            << ModelDeviceName(options_.device);
   return Status::OK();
 }
 
@@ -230,6 +231,7 @@ Status TrainerImpl::ReplicaStep(Replica* rep, int64_t step) {
                                     /*training=*/true, rep->probs.data());
   rep->model->Backward(batch, rep->rows.data(), params_.data(), rep->param_grads.data(),
                        rep->row_grads.data());
+  RETURN_IF_ERROR(rep->model->status());  // a device failure, not a diverged loss
   if (options_.mba_lambda > 0.0f) {
     // n_k counts this batch's occurrences too.
     for (int i = 0; i < k; ++i) rep->counts[i] += batch.key_counts[i];

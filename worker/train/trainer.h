@@ -21,6 +21,7 @@
 #include "ps/table_maintenance.h"
 #include "worker/data/log_reader.h"
 #include "worker/model/model.h"
+#include "worker/model/model_device.h"
 #include "worker/dist/dense_sync.h"
 #include "worker/train/checkpointer.h"
 #include "worker/train/dense_optimizer.h"
@@ -36,6 +37,10 @@ struct TrainerOptions {
   // Model; num_behaviour_fields and num_extra_fields are taken from the
   // training data's schema.
   ModelConfig model;
+  // Where the replicas' forward and backward passes run (each replica owns
+  // one model; with kCuda they share GPU 0). Rows, dense parameters, the
+  // regulariser and the optimisers stay on the host either way.
+  ModelDevice device = ModelDevice::kCpu;
   std::vector<std::string> train_files;
   std::vector<std::string> test_files;  // may be empty: no evaluation
   ReaderOptions reader;

@@ -33,6 +33,8 @@ StatusOr<EvalMetrics> TrainerImpl::EvaluateWithScores(std::vector<float>* probs)
       // Evaluation reads a copy of the averaged statistics (never writes).
       rep.model->Forward(rep.batch, rep.rows.data(), params_.data(), eval_state_.data(),
                          /*training=*/false, rep.probs.data());
+      rep.status = rep.model->status();
+      if (!rep.status.ok()) continue;
       accumulators[r].Add(rep.probs.data(), rep.batch.labels.data(),
                           rep.batch.user_keys.data(), rep.batch.size);
     }

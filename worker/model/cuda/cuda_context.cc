@@ -68,6 +68,10 @@ CudaContext::~CudaContext() {
   cudaStreamDestroy(handles_->stream);
 }
 
+void CudaContext::Activate() {
+  RecordError(CudaStatus(cudaSetDevice(device_), "cudaSetDevice"));
+}
+
 void CudaContext::RecordError(const Status& s) {
   if (status_.ok() && !s.ok()) status_ = s;
 }
@@ -118,6 +122,39 @@ Status CopyBytesToHost(void* dst, const void* src, size_t bytes, CudaContext* ct
         cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToHost, StreamOf(ctx)), "copy to host"));
   }
   return ctx->Synchronize();
+}
+
+Status EnqueueCopyBytesToHost(void* dst, const void* src, size_t bytes, CudaContext* ctx) {
+  if (bytes == 0) return Status::OK();
+  Status s = CudaStatus(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToHost, StreamOf(ctx)),
+                        "copy to host");
+  ctx->RecordError(s);
+  return s;
+}
+
+PinnedBuffer::~PinnedBuffer() {
+  if (data_ != nullptr) cudaFreeHost(data_);
+}
+
+bool PinnedBuffer::Grow(size_t bytes, CudaContext* ctx) {
+  if (bytes <= size_) return true;
+  if (data_ != nullptr) {
+    if (!ctx->Synchronize().ok()) return false;
+    cudaFreeHost(data_);
+    data_ = nullptr;
+    size_ = 0;
+  }
+  void* p = nullptr;
+  const cudaError_t e = cudaMallocHost(&p, bytes);
+  if (e != cudaSuccess) {
+    cudaGetLastError();
+    ctx->RecordError(ResourceExhaustedError("cudaMallocHost of " + std::to_string(bytes) +
+                                            " bytes: " + CudaMessage(e)));
+    return false;
+  }
+  data_ = static_cast<unsigned char*>(p);
+  size_ = bytes;
+  return true;
 }
 
 Status ZeroBytes(void* ptr, size_t bytes, CudaContext* ctx) {

@@ -50,6 +50,10 @@ class CudaContext {
   void RecordError(const Status& s);
 
   int device() const { return device_; }
+  // Makes this context's device the calling thread's current one (each
+  // thread starts on device 0). Call it before enqueueing work from a thread
+  // other than the creating one; errors are recorded like any other.
+  void Activate();
   std::string DeviceName() const;
 
   // CUDA stream and cuBLAS handle, for the backend's own sources
@@ -69,11 +73,16 @@ class CudaContext {
 // `ctx` (when given) and return it.
 Status DeviceAllocate(void** ptr, size_t bytes, CudaContext* ctx);
 void DeviceFree(void* ptr);
-// Enqueued on ctx's stream. The source of a host-to-device copy may be
-// reused as soon as the call returns; CopyBytesToHost waits for the copy
-// (and all earlier work on the stream) to finish.
+// Enqueued on ctx's stream. From pageable memory, the source of a
+// host-to-device copy may be reused as soon as the call returns; from pinned
+// memory (PinnedBuffer) the copy runs asynchronously and the source must
+// stay unchanged until the next Synchronize. CopyBytesToHost waits for the
+// copy (and all earlier work on the stream) to finish.
 Status CopyBytesToDevice(void* dst, const void* src, size_t bytes, CudaContext* ctx);
 Status CopyBytesToHost(void* dst, const void* src, size_t bytes, CudaContext* ctx);
+// A device-to-host copy that only enqueues: `dst` (pinned, for the copy to
+// be asynchronous) holds the data after the next Synchronize.
+Status EnqueueCopyBytesToHost(void* dst, const void* src, size_t bytes, CudaContext* ctx);
 Status ZeroBytes(void* ptr, size_t bytes, CudaContext* ctx);
 
 // A grow-only device array (like worker/model/workspace.h's Grow): after the
@@ -124,6 +133,35 @@ class DeviceBuffer {
 
  private:
   T* data_ = nullptr;
+  size_t size_ = 0;
+};
+
+// Page-locked host memory (cudaMallocHost) for staging copies that run
+// asynchronously, grow-only like DeviceBuffer. The host must not touch the
+// bytes while a copy from or to them may still run, i.e. until the
+// context's next Synchronize. Move-only.
+class PinnedBuffer {
+ public:
+  PinnedBuffer() = default;
+  ~PinnedBuffer();
+  PinnedBuffer(PinnedBuffer&& o) noexcept : data_(o.data_), size_(o.size_) {
+    o.data_ = nullptr;
+    o.size_ = 0;
+  }
+  PinnedBuffer& operator=(PinnedBuffer&&) = delete;
+  PinnedBuffer(const PinnedBuffer&) = delete;
+  PinnedBuffer& operator=(const PinnedBuffer&) = delete;
+
+  // Ensures room for `bytes`; contents are not kept when it grows (it first
+  // waits for ctx's stream, so no copy still uses the old memory). False
+  // (error recorded in ctx) on failure.
+  bool Grow(size_t bytes, CudaContext* ctx);
+
+  unsigned char* data() { return data_; }
+  size_t size() const { return size_; }
+
+ private:
+  unsigned char* data_ = nullptr;
   size_t size_ = 0;
 };
 

@@ -25,6 +25,7 @@
 
 #include "worker/model/cuda/cuda_context.h"
 #include "worker/model/layers/attention_unit.h"
+#include "worker/model/layers/aux_loss.h"
 #include "worker/model/layers/dice.h"
 #include "worker/model/layers/gru.h"
 
@@ -156,6 +157,44 @@ void gru_backward(float* dinputs, float* dattention, const GruGrads<float>& grad
                   const float* inputs, const float* hidden, const int32_t* lengths,
                   const float* attention, GruVariant variant, const GruShape& shape,
                   CudaContext* ctx);
+
+// AIGRU's input scaling (layers/gru.h): scaled[i, k] = attention[i] *
+// hidden[i, k]; backward accumulates into dhidden and dattention (either
+// may be null).
+void aigru_input_forward(float* scaled, const float* hidden, const float* attention, size_t rows,
+                         int dim, CudaContext* ctx);
+void aigru_input_backward(float* dhidden, float* dattention, const float* dscaled,
+                          const float* hidden, const float* attention, size_t rows, int dim,
+                          CudaContext* ctx);
+
+// ---- DIEN's auxiliary loss (layers/aux_loss.h) ----
+// The CPU packs the pairs (b, t) with t + 1 < lengths[b] into 2 * pairs
+// rows; finding them needs the lengths on the host. Here every position
+// p = b*length + t has its two rows, the positive p and the negative N + p
+// (N = batch*length), and positions that are no pair are masked: their
+// input is zero, they stay out of the mean, and their logit gradient is 0,
+// so they add exactly nothing to any gradient. Outputs and gradients are
+// the CPU's; the cost is computing the padding.
+struct AuxLossCache {
+  DeviceBuffer<float> valid;  // [N] 1 where position p starts a pair
+  DeviceBuffer<float> count;  // [1] 2 * pairs, the mean's denominator
+  DeviceBuffer<float> input;  // [2N x (H + D)] MLP only: [h_t, e_{t+1}] / [h_t, neg_{t+1}]
+  DeviceBuffer<float> pre1, out1;           // [2N x hidden1]
+  DeviceBuffer<float> pre2, out2;           // [2N x hidden2]
+  DeviceBuffer<float> logits, probs;        // [2N]
+  DeviceBuffer<float> dlogits;              // [2N]
+  DeviceBuffer<float> dout2, dpre2, dout1, dpre1, dinput;
+};
+// As the CPU's, but the mean loss goes to the device scalar *loss (0 when
+// there is no pair) instead of being returned. lengths is a device array.
+void aux_loss_forward(float* loss, AuxLossCache* cache, const AuxNetWeights<float>& weights,
+                      const float* hidden, const float* behaviours, const float* negatives,
+                      const int32_t* lengths, const AuxLossShape& shape, CudaContext* ctx);
+void aux_loss_backward(float* dhidden, float* dbehaviours, float* dnegatives,
+                       const AuxNetGrads<float>& grads, float scale, AuxLossCache* cache,
+                       const AuxNetWeights<float>& weights, const float* hidden,
+                       const float* behaviours, const float* negatives, const int32_t* lengths,
+                       const AuxLossShape& shape, CudaContext* ctx);
 
 }  // namespace cuda
 }  // namespace dips

@@ -1,5 +1,6 @@
 // GRU / AUGRU / AGRU on the device, step for step the computation of
-// worker/model/layers/gru.cc (read it for the layout and the equations).
+// worker/model/layers/gru.cc (read it for the layout and the equations),
+// and AIGRU's input scaling.
 //
 // Row (b, t) of a [batch*length x k] matrix is b*length + t, so one step's
 // rows across the batch are `length` rows apart: cuBLAS takes that as the
@@ -120,7 +121,59 @@ __global__ void GruBackwardStepKernel(float* dh, float* dgx, float* dgh, float* 
   }
 }
 
+__global__ void AigruInputForwardKernel(float* scaled, const float* hidden,
+                                        const float* attention, size_t total, int dim) {
+  DIPS_GRID_STRIDE(i, total) { scaled[i] = attention[i / dim] * hidden[i]; }
+}
+
+__global__ void AigruInputHiddenGradKernel(float* dhidden, const float* dscaled,
+                                           const float* attention, size_t total, int dim) {
+  DIPS_GRID_STRIDE(i, total) { dhidden[i] += attention[i / dim] * dscaled[i]; }
+}
+
+// One warp per row: dattention[i] += sum_k dscaled[i, k] * hidden[i, k].
+__global__ void AigruInputAttentionGradKernel(float* dattention, const float* dscaled,
+                                              const float* hidden, size_t rows, int dim) {
+  const size_t warp = (static_cast<size_t>(blockIdx.x) * blockDim.x + threadIdx.x) / 32;
+  const size_t warps = static_cast<size_t>(gridDim.x) * blockDim.x / 32;
+  const int lane = threadIdx.x % 32;
+  for (size_t i = warp; i < rows; i += warps) {
+    const float* dx = dscaled + i * dim;
+    const float* h = hidden + i * dim;
+    float dot = 0.0f;
+    for (int k = lane; k < dim; k += 32) dot += dx[k] * h[k];
+    dot = WarpSum(dot);
+    if (lane == 0) dattention[i] += dot;
+  }
+}
+
 }  // namespace
+
+void aigru_input_forward(float* scaled, const float* hidden, const float* attention, size_t rows,
+                         int dim, CudaContext* ctx) {
+  const size_t total = rows * static_cast<size_t>(dim);
+  if (!ctx->ok() || total == 0) return;
+  AigruInputForwardKernel<<<BlocksFor(total), kThreads, 0, StreamOf(ctx)>>>(scaled, hidden,
+                                                                            attention, total, dim);
+  RecordLaunch(ctx, "AigruInputForward");
+}
+
+void aigru_input_backward(float* dhidden, float* dattention, const float* dscaled,
+                          const float* hidden, const float* attention, size_t rows, int dim,
+                          CudaContext* ctx) {
+  const size_t total = rows * static_cast<size_t>(dim);
+  if (!ctx->ok() || total == 0) return;
+  if (dhidden != nullptr) {
+    AigruInputHiddenGradKernel<<<BlocksFor(total), kThreads, 0, StreamOf(ctx)>>>(
+        dhidden, dscaled, attention, total, dim);
+    RecordLaunch(ctx, "AigruInputHiddenGrad");
+  }
+  if (dattention != nullptr) {
+    AigruInputAttentionGradKernel<<<BlocksFor(rows * 32), kThreads, 0, StreamOf(ctx)>>>(
+        dattention, dscaled, hidden, rows, dim);
+    RecordLaunch(ctx, "AigruInputAttentionGrad");
+  }
+}
 
 void gru_forward(float* hidden, GruCache* cache, const GruWeights<float>& weights,
                  const float* inputs, const int32_t* lengths, const float* attention,

@@ -243,6 +243,33 @@ void gru_backward(T* dinputs, T* dattention, const GruGrads<T>& grads,
   }
 }
 
+template <typename T>
+void aigru_input_forward(T* scaled, const T* hidden, const T* attention, size_t rows, int dim) {
+  for (size_t i = 0; i < rows; ++i) {
+    for (int k = 0; k < dim; ++k) scaled[i * dim + k] = attention[i] * hidden[i * dim + k];
+  }
+}
+
+template <typename T>
+void aigru_input_backward(T* dhidden, T* dattention, const T* dscaled, const T* hidden,
+                          const T* attention, size_t rows, int dim) {
+  for (size_t i = 0; i < rows; ++i) {
+    const T* dx = dscaled + i * dim;
+    T dot = 0;
+    for (int k = 0; k < dim; ++k) {
+      if (dhidden != nullptr) dhidden[i * dim + k] += attention[i] * dx[k];
+      dot += dx[k] * hidden[i * dim + k];
+    }
+    if (dattention != nullptr) dattention[i] += dot;
+  }
+}
+
+template void aigru_input_forward<float>(float*, const float*, const float*, size_t, int);
+template void aigru_input_forward<double>(double*, const double*, const double*, size_t, int);
+template void aigru_input_backward<float>(float*, float*, const float*, const float*,
+                                          const float*, size_t, int);
+template void aigru_input_backward<double>(double*, double*, const double*, const double*,
+                                           const double*, size_t, int);
 template void gru_forward<float>(float*, GruCache<float>*,
                                  const GruWeights<float>&, const float*,
                                  const int32_t*, const float*, GruVariant,

@@ -9,13 +9,15 @@
 //   GRU:   h_t = (1 - u_t) * h_{t-1} + u_t * hc_t
 //   AUGRU: u_t <- a_t * u_t, then as GRU          (DIEN's default)
 //   AGRU:  h_t = (1 - a_t) * h_{t-1} + a_t * hc_t (u_t unused)
-// (AIGRU is a plain GRU whose inputs the model scales by a_t.)
+// AIGRU is a plain GRU whose inputs are the states scaled by their
+// attention, x_t = a_t * h_t (aigru_input_forward below).
 //
 // Matrix work is batched: one GEMM for the input projection of all steps,
 // then one GEMM per step for the recurrent projection over the batch.
 #ifndef DIPS_WORKER_MODEL_LAYERS_GRU_H_
 #define DIPS_WORKER_MODEL_LAYERS_GRU_H_
 
+#include <cstddef>
 #include <cstdint>
 #include <vector>
 
@@ -79,6 +81,16 @@ void gru_backward(T* dinputs, T* dattention, const GruGrads<T>& grads,
                   const GruWeights<T>& weights, const T* inputs,
                   const T* hidden, const int32_t* lengths, const T* attention,
                   GruVariant variant, const GruShape& shape);
+
+// AIGRU's input: scaled[i, k] = attention[i] * hidden[i, k] over `rows`
+// rows of `dim` values.
+template <typename T>
+void aigru_input_forward(T* scaled, const T* hidden, const T* attention, size_t rows, int dim);
+// dhidden[i, k] += attention[i] * dscaled[i, k] and dattention[i] +=
+// sum_k dscaled[i, k] * hidden[i, k]; either gradient may be null.
+template <typename T>
+void aigru_input_backward(T* dhidden, T* dattention, const T* dscaled, const T* hidden,
+                          const T* attention, size_t rows, int dim);
 
 }  // namespace dips
 
