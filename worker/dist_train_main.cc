@@ -20,14 +20,6 @@
 // Every wait is bounded (--rpc_timeout_s, --sync_timeout_s,
 // --server_idle_timeout_s); a timed-out parameter-server request is reported
 // with the rank of the server that did not answer. docs/operations.md.
-#include <ifaddrs.h>
-#include <netdb.h>
-#include <sys/socket.h>
-#include <unistd.h>
-
-#include <arpa/inet.h>
-#include <netinet/in.h>
-
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -56,6 +48,7 @@
 #include "worker/dist/cluster.h"
 #include "worker/dist/dense_sync.h"
 #include "worker/dist/mpi_session.h"
+#include "worker/dist/server_address.h"
 #include "worker/train/embedding_store.h"
 #include "worker/train/trainer.h"
 #include "worker/train_flags.h"
@@ -149,89 +142,6 @@ T ValueOrAbort(StatusOr<T> value, std::string_view during) {
   return std::move(value).value();
 }
 
-std::string HostName() {
-  char name[256] = {};
-  if (gethostname(name, sizeof(name) - 1) != 0) return "";
-  return name;
-}
-
-std::string Ipv4Text(const in_addr& ip) {
-  char text[INET_ADDRSTRLEN] = {};
-  return inet_ntop(AF_INET, &ip, text, sizeof(text)) != nullptr ? text : "";
-}
-
-// This host's IPv4 address on network interface `name`, or "" if there is
-// no such interface (or it has no IPv4 address).
-std::string InterfaceAddress(const std::string& name) {
-  ifaddrs* list = nullptr;
-  if (getifaddrs(&list) != 0) return "";
-  std::string address;
-  for (const ifaddrs* i = list; i != nullptr && address.empty(); i = i->ifa_next) {
-    if (i->ifa_addr != nullptr && i->ifa_addr->sa_family == AF_INET && name == i->ifa_name) {
-      address = Ipv4Text(reinterpret_cast<const sockaddr_in*>(i->ifa_addr)->sin_addr);
-    }
-  }
-  freeifaddrs(list);
-  return address;
-}
-
-// The first IPv4 address `host` resolves to, skipping loopback ones unless
-// `allow_loopback`.
-StatusOr<std::string> ResolveHost(const std::string& host, bool allow_loopback) {
-  addrinfo hints = {};
-  hints.ai_family = AF_INET;
-  hints.ai_socktype = SOCK_STREAM;
-  addrinfo* found = nullptr;
-  const int rc = getaddrinfo(host.c_str(), nullptr, &hints, &found);
-  if (rc != 0) {
-    return UnavailableError("cannot resolve host name '" + host + "': " + gai_strerror(rc));
-  }
-  std::string address;
-  for (const addrinfo* a = found; a != nullptr && address.empty(); a = a->ai_next) {
-    const in_addr ip = reinterpret_cast<const sockaddr_in*>(a->ai_addr)->sin_addr;
-    if (!allow_loopback && (ntohl(ip.s_addr) >> 24) == 127) continue;
-    address = Ipv4Text(ip);
-  }
-  freeaddrinfo(found);
-  if (address.empty()) {
-    return FailedPreconditionError("host name '" + host +
-                                   "' resolves only to loopback addresses, which ranks on other "
-                                   "hosts cannot reach; pass --server_bind_host=<network "
-                                   "interface>, e.g. eth0");
-  }
-  return address;
-}
-
-// --server_bind_host as an IPv4 address: taken as is if it is one, else the
-// address of the interface of that name, else the host name resolved.
-StatusOr<std::string> ExplicitServerHost(const std::string& value) {
-  in_addr ip;
-  if (inet_pton(AF_INET, value.c_str(), &ip) == 1) return value;
-  std::string address = InterfaceAddress(value);
-  if (!address.empty()) return address;
-  StatusOr<std::string> resolved = ResolveHost(value, /*allow_loopback=*/true);
-  if (!resolved.ok()) {
-    return InvalidArgumentError("--server_bind_host=" + value +
-                                " is neither an IPv4 address, a network interface of this "
-                                "host nor a host name that resolves (" +
-                                resolved.status().message() + ")");
-  }
-  return resolved;
-}
-
-// The address this rank's server binds and advertises ("" on workers).
-// Collective (every rank contributes its host name), so all ranks call it.
-StatusOr<std::string> ChooseServerHost(Cluster* cluster, const DistOptions& options) {
-  const std::string me = HostName();
-  ASSIGN_OR_RETURN(std::vector<std::string> hosts, cluster->AllGather(me));
-  if (!cluster->is_server()) return std::string();
-  if (!options.server_bind_host.empty()) return ExplicitServerHost(options.server_bind_host);
-  bool one_host = true;
-  for (const std::string& h : hosts) one_host = one_host && h == me;
-  if (one_host) return std::string("127.0.0.1");
-  return ResolveHost(me, /*allow_loopback=*/false);
-}
-
 // The job's two CURVE key pairs travel as one secret: four 40-character Z85
 // keys back to back (server public, server secret, client public, client
 // secret). Over MPI, the job's trusted control plane (cluster.h).
@@ -257,11 +167,6 @@ StatusOr<JobKeys> ParseJobKeys(const std::string& secret) {
   RETURN_IF_ERROR(ValidateCurveKeyPair(keys.server));
   RETURN_IF_ERROR(ValidateCurveKeyPair(keys.client));
   return keys;
-}
-
-// "tcp://0.0.0.0:41234" bound on all interfaces -> "tcp://HOST:41234".
-std::string AdvertisedEndpoint(const std::string& bound, const std::string& host) {
-  return "tcp://" + host + bound.substr(bound.rfind(':'));
 }
 
 // Writes every row of this server's table, never-pushed ones too, to
@@ -437,7 +342,7 @@ void RunRank(const DistOptions& dist, TrainerOptions train) {
   std::unique_ptr<Cluster> cluster =
       ValueOrAbort(Cluster::Create(cluster_options), "forming the cluster");
   const std::string host =
-      ValueOrAbort(ChooseServerHost(cluster.get(), dist), "choosing the server address");
+      ValueOrAbort(ChooseServerHost(cluster.get(), dist.server_bind_host), "choosing the server address");
 
   std::string secret;
   if (cluster->rank() == 0 && !dist.disable_curve) {
