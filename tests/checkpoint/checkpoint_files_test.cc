@@ -16,6 +16,7 @@
 
 #include "ps/checkpoint/file_io.h"
 #include "ps/checkpoint/row_file.h"
+#include "tests/common/temp_dirs.h"
 
 namespace dips {
 namespace {
@@ -23,9 +24,9 @@ namespace {
 constexpr SparseOptimizerKind kOpt = SparseOptimizerKind::kAdam;
 
 std::string TempDir() {
-  char tmpl[] = "/tmp/dips_ckpt_test_XXXXXX";
-  CHECK(::mkdtemp(tmpl) != nullptr);
-  return tmpl;
+  std::string dir = testing_dirs::MakeTempDir("dips_ckpt_test_");
+  CHECK(!dir.empty());
+  return dir;
 }
 
 std::unique_ptr<SparseTable> NewTable() {

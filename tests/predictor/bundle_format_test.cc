@@ -15,6 +15,7 @@
 
 #include "tools/bundle/embedding_file.h"
 #include "tools/bundle/half.h"
+#include "tests/common/temp_dirs.h"
 
 namespace dips {
 namespace {
@@ -65,9 +66,9 @@ TEST(HalfTest, RoundsToTheNearestHalf) {
 }
 
 std::string TempPath() {
-  char tmpl[] = "/tmp/dips_bundle_format_XXXXXX";
-  EXPECT_NE(nullptr, ::mkdtemp(tmpl));
-  return std::string(tmpl) + "/embeddings.rows";
+  const std::string dir = testing_dirs::MakeTempDir("dips_bundle_format_");
+  EXPECT_FALSE(dir.empty());
+  return dir + "/embeddings.rows";
 }
 
 TEST(EmbeddingFileTest, FindsEveryRowAndNothingElse) {

@@ -10,6 +10,7 @@
 #include "ps/checkpoint/checkpoint.h"
 #include "ps/checkpoint/file_io.h"
 #include "ps/checkpoint/row_file.h"
+#include "tests/common/temp_dirs.h"
 #include "worker/data/batch_builder.h"
 #include "worker/data/log_parser.h"
 #include "worker/model/model_spec.h"
@@ -138,11 +139,7 @@ Status Train(const std::vector<Sample>& samples, Fixture* f) {
 
 }  // namespace
 
-std::string TempDir() {
-  char tmpl[] = "/tmp/dips_predictor_test_XXXXXX";
-  if (::mkdtemp(tmpl) == nullptr) return "";
-  return tmpl;
-}
+std::string TempDir() { return testing_dirs::MakeTempDir("dips_predictor_test_"); }
 
 StatusOr<Fixture> MakeFixture(const FixtureOptions& options) {
   Fixture f;
