@@ -31,16 +31,8 @@ class DienModel final : public CtrModel<T> {
                         T* row_grads) override;
   double InterestFlops(const Batch& batch) const override;
 
-  GruVariant evolution_variant() const;
 
-  int hidden_;  // H = D
-  GruParams extractor_;
-  std::optional<AuxNetParams> aux_;  // absent when aux_loss_weight == 0
-  AttentionUnitParams attention_;
-  GruParams evolution_;
-  // Query projection views (dien_query_projection), added after every other
-  // view so the default layout and its initial values do not change.
-  std::optional<QueryProjectionParams> query_proj_;
+  DienParams p_;  // the dense views, in the layout both backends share
 
   GruCache<T> extractor_cache_, evolution_cache_;
   AuxLossCache<T> aux_cache_;

@@ -208,4 +208,39 @@ template AuxNetWeights<double> AuxNetParams::Weights(const double*) const;
 template AuxNetGrads<float> AuxNetParams::Grads(float*) const;
 template AuxNetGrads<double> AuxNetParams::Grads(double*) const;
 
+namespace {
+
+std::optional<AuxNetParams> MakeAuxNet(const ModelConfig& c, ParamLayout* params) {
+  if (!(c.aux_loss_weight > 0.0f)) return std::nullopt;
+  return AuxNetParams("dien.aux", c.aux_net, c.behaviour_dim(), c.behaviour_dim(), c.aux_hidden1,
+                      c.aux_hidden2, params);
+}
+
+}  // namespace
+
+DienParams::DienParams(const ModelConfig& config, ParamLayout* params, ParamLayout* state)
+    : hidden(config.behaviour_dim()),
+      extractor("dien.extractor", config.behaviour_dim(), hidden, params),
+      aux(MakeAuxNet(config, params)),
+      attention("dien.attention", hidden, config.attention_hidden1, config.attention_hidden2,
+                config.attention_activation, params, state),
+      evolution("dien.evolution", hidden, hidden, params) {
+  if (config.dien_query_projection) {
+    query_proj = QueryProjectionParams::Register("dien.query", config.behaviour_dim(), hidden,
+                                                 params);
+  }
+}
+
+GruVariant EvolutionGruVariant(EvolutionKind kind) {
+  switch (kind) {
+    case EvolutionKind::kAugru:
+      return GruVariant::kAugru;
+    case EvolutionKind::kAgru:
+      return GruVariant::kAgru;
+    case EvolutionKind::kAigru:
+      return GruVariant::kGru;  // on a_t * h_t
+  }
+  return GruVariant::kAugru;
+}
+
 }  // namespace dips

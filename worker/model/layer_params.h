@@ -6,6 +6,7 @@
 #define DIPS_WORKER_MODEL_LAYER_PARAMS_H_
 
 #include <cstddef>
+#include <optional>
 #include <string>
 
 #include "worker/model/layers/attention_unit.h"
@@ -93,6 +94,27 @@ struct QueryProjectionParams {
   static QueryProjectionParams Register(const std::string& prefix, int in, int out,
                                         ParamLayout* params);
 };
+
+// DIEN's dense views, registered in one fixed order that checkpoints and the
+// CUDA model's layout check rely on: extractor GRU, auxiliary net (only with a
+// positive weight), attention unit, evolution GRU, then the query projection
+// (only with dien_query_projection, last so the default layout is unchanged).
+// The CPU and CUDA DIEN models both hold one, so their layouts agree by
+// construction.
+struct DienParams {
+  DienParams(const ModelConfig& config, ParamLayout* params, ParamLayout* state);
+
+  int hidden;  // H = D, so v_A needs no projection before it meets h_t
+  GruParams extractor;
+  std::optional<AuxNetParams> aux;  // absent when aux_loss_weight == 0
+  AttentionUnitParams attention;
+  GruParams evolution;
+  std::optional<QueryProjectionParams> query_proj;
+};
+
+// The GRU that runs the interest evolution; AIGRU is a plain GRU whose
+// inputs the model scales by a_t.
+GruVariant EvolutionGruVariant(EvolutionKind kind);
 
 }  // namespace dips
 

@@ -27,16 +27,9 @@ class CudaDienModel final : public CudaCtrModel {
                         const float* params, const DeviceSequenceGrads& grads,
                         const DeviceRows& rows, float* param_grads) override;
 
-  GruVariant evolution_variant() const;
   bool aigru() const { return config().evolution == EvolutionKind::kAigru; }
 
-  int hidden_;  // H = D
-  // Registered in dien_model.cc's order; the factory checks the layout.
-  GruParams extractor_;
-  std::optional<AuxNetParams> aux_;  // absent when aux_loss_weight == 0
-  AttentionUnitParams attention_;
-  GruParams evolution_;
-  std::optional<QueryProjectionParams> query_proj_;
+  DienParams p_;  // the dense views, in the layout both backends share
 
   GruCache extractor_cache_, evolution_cache_;
   AuxLossCache aux_cache_;
