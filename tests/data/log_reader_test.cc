@@ -329,11 +329,17 @@ TEST(LogReaderTest, ProgressIsSafeToReadFromAnotherThread) {
   auto reader = OpenOrDie({WriteGzip(dir.File("a.gz"), content)}, ReaderOptions());
   // A watcher polls while this thread reads (what the trainer does with the
   // batch stream's producer); it must see a non-decreasing fraction.
-  std::atomic<bool> stop{false};
+  // Reading starts only after the watcher's first poll, so the two overlap
+  // even when a loaded machine schedules the watcher late.
+  std::atomic<bool> stop{false}, watching{false};
   std::vector<double> seen;
   std::thread watcher([&] {
-    while (!stop.load()) seen.push_back(reader->Progress());
+    do {
+      seen.push_back(reader->Progress());
+      watching.store(true);
+    } while (!stop.load());
   });
+  while (!watching.load()) std::this_thread::yield();
   EXPECT_EQ(ReadUsers(reader.get()).size(), 20000u);
   stop.store(true);
   watcher.join();
