@@ -13,7 +13,7 @@ PACKAGES=(
   librocksdb-dev
   libgoogle-glog-dev libgflags-dev
   libgtest-dev libgmock-dev libbenchmark-dev
-  libopenblas-dev
+  libopenblas-dev libxsmm-dev
   zlib1g-dev
 )
 if [[ "${1:-}" == "--slurm" ]]; then

@@ -1,0 +1,106 @@
+#include "worker/model/layers/gemm.h"
+
+#ifdef DIPS_HAVE_LIBXSMM
+#include <libxsmm.h>
+
+#include <algorithm>
+#include <cctype>
+#include <string>
+#include <vector>
+#endif
+
+namespace dips {
+
+#ifdef DIPS_HAVE_LIBXSMM
+namespace {
+
+// libxsmm is column-major; a row-major C = op(A) op(B) is the column-major
+// C^T = op(B)^T op(A)^T, so B comes first and the roles of m and n swap.
+// Its JIT kernels (1.17) take alpha = 1, beta 0 or 1, and transpose only the
+// second operand, which here is A: so NN and TN run directly, NT after
+// transposing B (a weight matrix, small), and TT never occurs.
+constexpr int kMaxSide = 256;  // larger N or K: OpenBLAS is efficient there
+constexpr int kRowBlock = 64;  // rows of C per kernel call (NN)
+
+// Whether OpenBLAS runs its AVX-512 kernels (its own detection on this
+// machine; OPENBLAS_CORETYPE=Haswell selects AVX2 ones). Measured with
+// bench/gemm_bench: with AVX-512 OpenBLAS is as fast or faster on the weight
+// gradients (A^T B over a long k), so those stay with it; everything else is
+// faster through libxsmm under either kernel set.
+bool OpenblasHasAvx512() {
+  static const bool has = [] {
+    std::string core = openblas_get_corename();
+    for (char& ch : core) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+    for (const char* name : {"skylakex", "cooperlake", "sapphirerapids"}) {
+      if (core.find(name) != std::string::npos) return true;
+    }
+    return false;
+  }();
+  return has;
+}
+
+libxsmm_smmfunction Dispatch(int m, int n, int k, int lda, int ldb, int ldc, float beta,
+                             bool trans_b) {
+  const float alpha = 1.0f;
+  const int flags = trans_b ? LIBXSMM_GEMM_FLAG_TRANS_B : LIBXSMM_GEMM_FLAG_NONE;
+  return libxsmm_smmdispatch(m, n, k, &lda, &ldb, &ldc, &alpha, &beta, &flags, nullptr);
+}
+
+// Row-major NN: C[m x n] (+)= A[m x k] B[k x n], in blocks of rows.
+bool RowMajorNN(int m, int n, int k, const float* a, int lda, const float* b, int ldb,
+                float beta, float* c, int ldc) {
+  const int rows = std::min(m, kRowBlock);
+  libxsmm_smmfunction kernel = Dispatch(n, rows, k, ldb, lda, ldc, beta, false);
+  const int tail_rows = m % rows;
+  libxsmm_smmfunction tail =
+      tail_rows == 0 ? nullptr : Dispatch(n, tail_rows, k, ldb, lda, ldc, beta, false);
+  if (kernel == nullptr || (tail_rows != 0 && tail == nullptr)) return false;
+  int i = 0;
+  for (; i + rows <= m; i += rows) {
+    kernel(b, a + static_cast<size_t>(i) * lda, c + static_cast<size_t>(i) * ldc);
+  }
+  if (i < m) tail(b, a + static_cast<size_t>(i) * lda, c + static_cast<size_t>(i) * ldc);
+  return true;
+}
+
+}  // namespace
+
+bool SmallGemm(bool trans_a, bool trans_b, int m, int n, int k, float alpha, const float* a,
+               int lda, const float* b, int ldb, float beta, float* c, int ldc) {
+  if (alpha != 1.0f || (beta != 0.0f && beta != 1.0f)) return false;
+  if (m < 1 || n < 1 || k < 1 || n > kMaxSide || (trans_a && trans_b)) return false;
+  if (trans_a) {
+    // C[m x n] (+)= A^T B with A [k x m] and B [k x n]: the weight gradients,
+    // a long sum over k (every position of the batch).
+    if (m > kMaxSide || OpenblasHasAvx512()) return false;
+    libxsmm_smmfunction kernel = Dispatch(n, m, k, ldb, lda, ldc, beta, /*trans_b=*/true);
+    if (kernel == nullptr) return false;
+    kernel(b, a, c);
+    return true;
+  }
+  if (k > kMaxSide) return false;
+  if (!trans_b) return RowMajorNN(m, n, k, a, lda, b, ldb, beta, c, ldc);
+  // C (+)= A B^T with B [n x k]: transpose B once into [k x n].
+  thread_local std::vector<float> transposed;
+  transposed.resize(static_cast<size_t>(k) * n);
+  for (int j = 0; j < n; ++j) {
+    const float* row = b + static_cast<size_t>(j) * ldb;
+    for (int p = 0; p < k; ++p) transposed[static_cast<size_t>(p) * n + j] = row[p];
+  }
+  return RowMajorNN(m, n, k, a, lda, transposed.data(), n, beta, c, ldc);
+}
+
+bool SmallGemmAvailable() { return true; }
+
+#else  // no libxsmm: every product goes to CBLAS
+
+bool SmallGemm(bool, bool, int, int, int, float, const float*, int, const float*, int, float,
+               float*, int) {
+  return false;
+}
+
+bool SmallGemmAvailable() { return false; }
+
+#endif
+
+}  // namespace dips
