@@ -9,11 +9,11 @@
 #include <gflags/gflags.h>
 
 #include <algorithm>
-#include <chrono>
 #include <cstdio>
 #include <random>
 #include <vector>
 
+#include "bench/call_rate.h"
 #include "worker/model/layers/gemm.h"
 
 DEFINE_double(min_seconds, 0.1, "minimum duration of one timed trial");
@@ -22,27 +22,11 @@ DEFINE_int32(trials, 5, "trials per path, alternating; the best is reported");
 namespace dips {
 namespace {
 
-using Clock = std::chrono::steady_clock;
-
 struct Shape {
   const char* what;
   bool trans_a, trans_b;
   int m, n, k;
 };
-
-// Calls per second of `op` over one trial.
-template <typename Op>
-double Rate(Op op) {
-  int64_t calls = 0;
-  const auto start = Clock::now();
-  double seconds = 0;
-  do {
-    op();
-    ++calls;
-    seconds = std::chrono::duration<double>(Clock::now() - start).count();
-  } while (seconds < FLAGS_min_seconds);
-  return calls / seconds;
-}
 
 void Run() {
   openblas_set_num_threads(1);  // as in training: one BLAS thread per replica
@@ -82,8 +66,8 @@ void Run() {
     };
     double best_blas = 0, best_ours = 0;
     for (int t = 0; t < FLAGS_trials; ++t) {
-      best_blas = std::max(best_blas, Rate(blas));
-      best_ours = std::max(best_ours, Rate(ours));
+      best_blas = std::max(best_blas, CallRate(blas, FLAGS_min_seconds));
+      best_ours = std::max(best_ours, CallRate(ours, FLAGS_min_seconds));
     }
     const double gflop = 2.0 * s.m * s.n * s.k / 1e9;
     std::printf("%-28s %c%c %6d %4d %5d | %9.1f %9.1f %6.2f\n", s.what, s.trans_a ? 'T' : 'N',
@@ -94,10 +78,10 @@ void Run() {
   std::vector<float> a(static_cast<size_t>(n) * n, 1.0f), b(a), c(a);
   double best = 0;
   for (int t = 0; t < 3; ++t) {
-    best = std::max(best, Rate([&] {
+    best = std::max(best, CallRate([&] {
                       cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, n, n, 1.0f,
                                   a.data(), n, b.data(), n, 0.0f, c.data(), n);
-                    }));
+                    }, FLAGS_min_seconds));
   }
   std::printf("sgemm peak (OpenBLAS, n=%d, 1 thread): %.1f GFLOP/s\n", n,
               best * 2.0 * n * n * static_cast<double>(n) / 1e9);

@@ -9,7 +9,6 @@
 #include <glog/logging.h>
 
 #include <algorithm>
-#include <chrono>
 #include <cstdio>
 #include <cstring>
 #include <functional>
@@ -19,6 +18,7 @@
 #include <zmq.hpp>
 #include <zmq_addon.hpp>
 
+#include "bench/call_rate.h"
 #include "common/feature_key.h"
 #include "ps/server/curve_keys.h"
 #include "ps/server/ps_server.h"
@@ -33,20 +33,8 @@ DEFINE_int32(server_threads, 2, "PsServer worker threads");
 namespace dips {
 namespace {
 
-using Clock = std::chrono::steady_clock;
-
 // Calls per second of `op` over one trial of at least --min_seconds.
-double Rate(const std::function<void()>& op) {
-  int64_t calls = 0;
-  const auto start = Clock::now();
-  double seconds = 0;
-  do {
-    op();
-    ++calls;
-    seconds = std::chrono::duration<double>(Clock::now() - start).count();
-  } while (seconds < FLAGS_min_seconds);
-  return calls / seconds;
-}
+double Rate(const std::function<void()>& op) { return CallRate(op, FLAGS_min_seconds); }
 
 double Median(std::vector<double> v) {
   std::sort(v.begin(), v.end());
