@@ -42,6 +42,11 @@ void Run() {
       {"attention weight gradient", true, false, 72, 80, 6400},
       {"aux MLP layer 1", false, false, 12800, 100, 72},
       {"head layer 1", false, false, 128, 200, 90},
+      // With a shop field and three profile/context fields (the synthetic
+      // data): x = [v_A, s, v_A*s, u, extras] has 270 columns.
+      {"head layer 1, wide input", false, false, 128, 200, 270},
+      {"head layer 1 input gradient", false, true, 128, 270, 200},
+      {"head layer 1 weight gradient", true, false, 270, 200, 128},
   };
   std::printf("float Gemm path: %s\n",
               SmallGemmAvailable() ? "libxsmm JIT where it applies, else OpenBLAS" : "OpenBLAS");

@@ -79,6 +79,9 @@ const Case kLayerCases[] = {
     {true, false, 72, 80, 1000, 5, 0.0f},      // its weight gradient
     {false, false, 7, 1, 40, 0, 0.0f},         // a score column
     {false, true, 65, 40, 1, 2, 0.0f},         // k = 1
+    {false, false, 128, 200, 270, 0, 0.0f},    // head layer 1 with profile fields
+    {false, true, 128, 270, 200, 0, 1.0f},     // its input gradient
+    {true, false, 270, 200, 128, 0, 1.0f},     // its weight gradient
 };
 
 TEST(GemmTest, SmallGemmMatchesADoubleReferenceOnTheLayersShapes) {
@@ -105,15 +108,15 @@ TEST(GemmTest, GemmMatchesADoubleReferenceWhicheverPathItTakes) {
 }
 
 TEST(GemmTest, SmallGemmDeclinesWhatItCannotDo) {
-  std::vector<float> a(300 * 300, 1.0f), b(300 * 300, 1.0f), c(300 * 300, 0.0f);
-  // alpha != 1, beta outside {0, 1}, both transposed, sides past 256, empty.
+  std::vector<float> a(600 * 600, 1.0f), b(600 * 600, 1.0f), c(600 * 600, 0.0f);
+  // alpha != 1, beta outside {0, 1}, both transposed, sides past 512, empty.
   EXPECT_FALSE(SmallGemm(false, false, 8, 8, 8, -1.0f, a.data(), 8, b.data(), 8, 0.0f, c.data(), 8));
   EXPECT_FALSE(SmallGemm(false, false, 8, 8, 8, 1.0f, a.data(), 8, b.data(), 8, 0.5f, c.data(), 8));
   EXPECT_FALSE(SmallGemm(true, true, 8, 8, 8, 1.0f, a.data(), 8, b.data(), 8, 0.0f, c.data(), 8));
   EXPECT_FALSE(
-      SmallGemm(false, false, 8, 300, 8, 1.0f, a.data(), 8, b.data(), 300, 0.0f, c.data(), 300));
+      SmallGemm(false, false, 8, 600, 8, 1.0f, a.data(), 8, b.data(), 600, 0.0f, c.data(), 600));
   EXPECT_FALSE(
-      SmallGemm(false, false, 8, 8, 300, 1.0f, a.data(), 300, b.data(), 8, 0.0f, c.data(), 8));
+      SmallGemm(false, false, 8, 8, 600, 1.0f, a.data(), 600, b.data(), 8, 0.0f, c.data(), 8));
   EXPECT_FALSE(SmallGemm(false, false, 0, 8, 8, 1.0f, a.data(), 8, b.data(), 8, 0.0f, c.data(), 8));
 }
 

@@ -19,7 +19,7 @@ namespace {
 // Its JIT kernels (1.17) take alpha = 1, beta 0 or 1, and transpose only the
 // second operand, which here is A: so NN and TN run directly, NT after
 // transposing B (a weight matrix, small), and TT never occurs.
-constexpr int kMaxSide = 256;  // larger N or K: OpenBLAS is efficient there
+constexpr int kMaxSide = 512;  // larger N or K: left to OpenBLAS (not measured)
 constexpr int kRowBlock = 64;  // rows of C per kernel call (NN)
 
 // Whether OpenBLAS runs its AVX-512 kernels (its own detection on this
