@@ -6,7 +6,8 @@
 // live on the device; the step is gather -> pooling -> interest -> head ->
 // BCE -> backward -> scatter-add. Not included: the host side of a real
 // step (batch building, parameter-server pull/push, the dense optimiser)
-// and DIEN's auxiliary loss (no CUDA kernel for it yet).
+// and DIEN's auxiliary loss (its kernels exist, aux_loss.cu, but this
+// benchmark does not call them; `dips train --device=cuda` does).
 //
 //   build/bench/cuda_bench [--steps=200] [--model=both|din|dien]
 #include <gflags/gflags.h>

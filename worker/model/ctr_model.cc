@@ -101,11 +101,7 @@ T CtrModel<T>::Forward(const Batch& batch, const T* rows, const T* params, T* st
     T* history = Grow(&history_, BL * D);
     embedding_gather(history, rows, batch.history_slots.data(), static_cast<int>(BL), F, d);
     T* mask = Grow(&mask_, BL);
-    for (int b = 0; b < B; ++b) {
-      T* m = mask + static_cast<size_t>(b) * L;
-      std::fill(m, m + batch.lengths[b], T(1));
-      std::fill(m + batch.lengths[b], m + L, T(0));
-    }
+    FillHistoryMask(batch, mask);
     weighted_sum_pooling_forward(pooled, history, static_cast<const T*>(nullptr), mask, B, L, D);
     if (U > 0) {
       aux_loss_ = InterestForward(batch, Inputs(batch), rows, params, state, training, interest);

@@ -11,6 +11,8 @@
 #ifndef DIPS_WORKER_MODEL_CTR_MODEL_H_
 #define DIPS_WORKER_MODEL_CTR_MODEL_H_
 
+#include <algorithm>
+#include <cstddef>
 #include <cstdint>
 #include <vector>
 
@@ -52,6 +54,19 @@ MlpHeadShape CtrHeadShape(const ModelConfig& config, int interest_dim);
 // [-1, K). The batch builder is ours, so a mismatch is a bug, not bad input.
 // Every backend runs this before it reads a batch.
 void CheckModelBatch(const ModelConfig& config, const Batch& batch);
+
+// The history mask [size x max_length]: 1 at positions t < lengths[b], 0 on
+// the padding after them. Both backends build it this way.
+template <typename T>
+void FillHistoryMask(const Batch& batch, T* mask) {
+  const size_t L = static_cast<size_t>(batch.max_length);
+  for (int b = 0; b < batch.size; ++b) {
+    T* m = mask + static_cast<size_t>(b) * L;
+    const size_t valid = static_cast<size_t>(batch.lengths[b]);
+    std::fill(m, m + valid, T(1));
+    std::fill(m + valid, m + L, T(0));
+  }
+}
 
 template <typename T>
 class CtrModel : public Model<T> {

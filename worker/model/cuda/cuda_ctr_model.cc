@@ -98,18 +98,12 @@ bool CudaCtrModel::StageInputs(const Batch& b, const float* rows, const float* p
     return false;
   }
   unsigned char* host = pinned_.data();
-  const size_t B = b.size, L = b.max_length;
+  const size_t B = b.size;
   Put(host, s.params, params, num_params());
   Put(host, s.state, state, num_state());
   Put(host, s.rows, rows, static_cast<size_t>(b.num_unique_keys()) * config().embedding_dim);
   Put(host, s.labels, b.labels.data(), B);
-  // The mask [B x L]: 1 for t < lengths[b] (as ctr_model.cc builds it).
-  float* mask = reinterpret_cast<float*>(host + s.mask * 4);
-  for (size_t i = 0; i < B; ++i) {
-    for (size_t t = 0; t < L; ++t) {
-      mask[i * L + t] = static_cast<int32_t>(t) < b.lengths[i] ? 1.0f : 0.0f;
-    }
-  }
+  FillHistoryMask(b, reinterpret_cast<float*>(host + s.mask * 4));
   Put(host, s.lengths, b.lengths.data(), B);
   Put(host, s.target_slots, b.target_slots.data(), b.target_slots.size());
   Put(host, s.history_slots, b.history_slots.data(), b.history_slots.size());
