@@ -7,6 +7,8 @@
 #   3. generate a small synthetic dataset (`dips gen`) and train DIN and
 #      DIEN on it for one epoch with --device=cuda and --device=cpu (same
 #      flags), printing samples/s and test AUC of each,
+#      Then, where mpirun is available, `dips dist-train --device=cuda` of
+#      DIN and DIEN with 1 server + 2 workers (cluster/local.sh),
 #   4. run the training-step benchmark (DIN and DIEN steps),
 #   5. run the parity tests and short DIN and DIEN trainings again under
 #      compute-sanitizer's memcheck, when installed (each capped; last
@@ -58,6 +60,15 @@ if [[ -n "${DIPS_GPU_BUNDLE:-}" ]]; then
     CUBLAS_DIR="$(find_cublas_dir)"
     [[ -n "$CUBLAS_DIR" ]] || die "libcublas.so.13 not found on this machine"
     export LD_LIBRARY_PATH="$LD_LIBRARY_PATH:$CUBLAS_DIR"
+  fi
+  if [[ -d "$BUNDLE/mpi" ]]; then
+    # The bundle's Open MPI, not one the machine may have: the ranks link
+    # the bundle's libmpi, and mpirun must be of the same release.
+    export OPAL_PREFIX="$BUNDLE/mpi" PMIX_INSTALL_PREFIX="$BUNDLE/mpi/pmix2"
+    export PATH="$BUNDLE/mpi/bin:$PATH"
+    # Debian's /etc/openmpi defaults, which do not follow OPAL_PREFIX.
+    export OMPI_MCA_mtl='^ofi' OMPI_MCA_btl='^uct,openib,ofi' OMPI_MCA_pml='^ucx' \
+      OMPI_MCA_osc='^ucx,pt2pt'
   fi
   echo "== prebuilt bundle: $BUNDLE"
   note "configure + build" "skipped (prebuilt bundle)"
@@ -139,6 +150,28 @@ else
   cat "$LOG_DIR/gen.log"
   note "dips gen" "FAILED (see $LOG_DIR/gen.log)"
   FAILED=1
+fi
+
+# ---- 3b. dips dist-train --device=cuda: 1 server + 2 workers under mpirun ----
+if command -v mpirun >/dev/null 2>&1 && [[ -f "$DATA/train.txt" ]]; then
+  T0=$(elapsed)
+  for model in din dien; do
+    log="$LOG_DIR/dist_${model}_cuda.log"
+    if DIPS_BIN="$DIPS_BIN" cluster/local.sh --servers 1 --workers 2 --timeout 240 -- \
+        --model="$model" --device=cuda --train="$DATA/train.txt" --test="$DATA/test.txt" \
+        --epochs=1 >"$log" 2>&1; then
+      sps=$(grep -o 'job_samples_per_sec=[0-9.]*' "$log" | tail -n 1 | cut -d= -f2)
+      auc=$(grep -o 'test_auc=[0-9.]*' "$log" | tail -n 1 | cut -d= -f2)
+      note "dist-train $model cuda" "1 server + 2 workers: samples/s ${sps:-?}  test AUC ${auc:-?}"
+    else
+      tail -n 30 "$log"
+      note "dist-train $model cuda" "FAILED (see $log)"
+      FAILED=1
+    fi
+  done
+  note "dist-train time" "$(($(elapsed) - T0)) s"
+else
+  note "dist-train cuda" "skipped (no mpirun)"
 fi
 
 # ---- 4. Throughput -----------------------------------------------------------
