@@ -10,6 +10,7 @@
 // benchmark does not call them; `dips train --device=cuda` does).
 //
 //   build/bench/cuda_bench [--steps=200] [--model=both|din|dien]
+//                          [--gru=both|fused|per_step]
 #include <gflags/gflags.h>
 #include <glog/logging.h>
 
@@ -28,6 +29,9 @@ DEFINE_string(model, "both", "din, dien or both");
 DEFINE_int32(batch, 128, "samples per step");
 DEFINE_int32(length, 100, "history length (every history full)");
 DEFINE_int32(keys, 100000, "embedding rows on the device");
+DEFINE_string(gru, "both",
+              "DIEN's recurrences: fused (one kernel per pass where U fits in shared memory), "
+              "per_step (a GEMM and a kernel per step) or both");
 
 namespace dips {
 namespace {
@@ -173,7 +177,7 @@ struct GruParamsFlat {
 };
 
 // Runs `steps` training steps of DIN or DIEN and prints samples/s.
-void RunModel(bool dien, CudaContext* ctx) {
+void RunModel(bool dien, cuda::GruRecurrence recurrence, CudaContext* ctx) {
   const int B = FLAGS_batch, L = FLAGS_length, D = kDim;
   const size_t BL = static_cast<size_t>(B) * L;
   Flat params, grads, state;
@@ -250,12 +254,12 @@ void RunModel(bool dien, CudaContext* ctx) {
       cuda::weighted_sum_pooling_forward(interest, history, scores, d_mask, B, L, D, ctx);
     } else {
       cuda::gru_forward(h, &extractor_cache, extractor.Weights(&params), history,
-                        d_lengths.data(), nullptr, GruVariant::kGru, gru_shape, ctx);
+                        d_lengths.data(), nullptr, GruVariant::kGru, gru_shape, ctx, recurrence);
       cuda::attention_unit_forward(scores, &att_cache, att_w, h, target, d_mask, true, att_shape,
                                    ctx);
       cuda::masked_softmax_forward(weights, scores, d_mask, B, L, ctx);
       cuda::gru_forward(h2, &evolution_cache, evolution.Weights(&params), h, d_lengths.data(),
-                        weights, GruVariant::kAugru, gru_shape, ctx);
+                        weights, GruVariant::kAugru, gru_shape, ctx, recurrence);
       cuda::last_step_forward(interest, h2, B, L, D, ctx);
     }
     cuda::head_input_forward(x, nullptr, target, pooled, interest, B, 0, D, D, ctx);
@@ -284,13 +288,13 @@ void RunModel(bool dien, CudaContext* ctx) {
       cuda::last_step_backward(dh2, dinterest, B, L, D, ctx);
       cuda::gru_backward(dh, dweights, evolution.Grads(&grads), dh2, &evolution_cache,
                          evolution.Weights(&params), h, h2, d_lengths.data(), weights,
-                         GruVariant::kAugru, gru_shape, ctx);
+                         GruVariant::kAugru, gru_shape, ctx, recurrence);
       cuda::masked_softmax_backward(dscores, dweights, weights, d_mask, B, L, ctx);
       cuda::attention_unit_backward(dh, dtarget, att_g, dscores, &att_cache, att_w, h, target,
                                     d_mask, att_shape, ctx);
       cuda::gru_backward(dhistory, nullptr, extractor.Grads(&grads), dh, &extractor_cache,
                          extractor.Weights(&params), history, h, d_lengths.data(), nullptr,
-                         GruVariant::kGru, gru_shape, ctx);
+                         GruVariant::kGru, gru_shape, ctx, recurrence);
     }
     cuda::embedding_scatter_add(row_grads.at(0), dhistory, d_history_slots.data(),
                                 static_cast<int>(BL), kFields, kEmbedding, ctx);
@@ -310,8 +314,12 @@ void RunModel(bool dien, CudaContext* ctx) {
   float host_loss = 0;
   CHECK(cuda::CopyToHost(&host_loss, loss, 1, ctx).ok());
   CHECK(std::isfinite(host_loss)) << "non-finite loss";
-  std::printf("cuda_bench %-4s batch %d history %d: %.3f ms/step, %.0f samples/s (loss %.4f)\n",
-              dien ? "dien" : "din", B, L, 1e3 * seconds / FLAGS_steps,
+  const char* name = !dien ? "din"
+                     : recurrence == cuda::GruRecurrence::kPerStep ? "dien (per-step GRU)"
+                     : cuda::GruFusedFits(D, ctx)                  ? "dien (fused GRU)"
+                                                                   : "dien (per-step: U too large)";
+  std::printf("cuda_bench %s batch %d history %d: %.3f ms/step, %.0f samples/s (loss %.4f)\n",
+              name, B, L, 1e3 * seconds / FLAGS_steps,
               FLAGS_steps * static_cast<double>(B) / seconds, host_loss);
 }
 
@@ -327,7 +335,15 @@ int main(int argc, char** argv) {
     return 0;
   }
   std::printf("cuda_bench on %s\n", (*ctx)->DeviceName().c_str());
-  if (FLAGS_model != "dien") dips::RunModel(false, ctx->get());
-  if (FLAGS_model != "din") dips::RunModel(true, ctx->get());
+  using dips::cuda::GruRecurrence;
+  if (FLAGS_gru != "both" && FLAGS_gru != "fused" && FLAGS_gru != "per_step") {
+    std::fprintf(stderr, "cuda_bench: --gru must be fused, per_step or both\n");
+    return 2;
+  }
+  if (FLAGS_model != "dien") dips::RunModel(false, GruRecurrence::kAuto, ctx->get());
+  if (FLAGS_model != "din") {
+    if (FLAGS_gru != "fused") dips::RunModel(true, GruRecurrence::kPerStep, ctx->get());
+    if (FLAGS_gru != "per_step") dips::RunModel(true, GruRecurrence::kAuto, ctx->get());
+  }
   return 0;
 }

@@ -139,11 +139,25 @@ void attention_unit_backward(float* dkeys, float* dquery, const AttentionUnitGra
                              const AttentionUnitShape& shape, CudaContext* ctx);
 
 // ---- GRU / AUGRU / AGRU (layers/gru.h) ----
-// lengths and attention are device arrays. Same batched structure as the
-// CPU: one GEMM for all input projections, then per step one GEMM for the
-// recurrent projection and one cell kernel; backward mirrors it. Steps past
-// the longest sequence run too (their cells only carry the state), so no
-// lengths need to reach the host. Any gradient pointer may be null.
+// lengths and attention are device arrays. One GEMM computes all input
+// projections (and, in backward, the weight and input gradients); the
+// recurrence over the steps runs one of two ways:
+//   * fused: one kernel per pass. Each block copies U into shared memory
+//     and walks every step for a few sequences, one warp per sequence, so
+//     a pass is one launch instead of two per step. A step of a batch is
+//     far too small to fill the GPU, so launch latency, not arithmetic,
+//     bounds the per-step way (docs/cuda.md).
+//   * per step: a cuBLAS GEMM for h_{t-1} U and a cell kernel per step, the
+//     CPU's batched structure; for U larger than a block's shared memory.
+// Steps past the longest sequence run too (their cells only carry the
+// state), so no lengths need to reach the host. Any gradient pointer may be
+// null.
+enum class GruRecurrence {
+  kAuto,     // fused when U fits in shared memory, else per step
+  kPerStep,  // always per step (tests and benchmarks compare the two)
+};
+// Whether kAuto fuses for this hidden size on ctx's device.
+bool GruFusedFits(int hidden, CudaContext* ctx);
 struct GruCache {
   DeviceBuffer<float> input_proj, hidden_proj, gates;  // [rows x 3H]
   DeviceBuffer<float> dgates, dgates_hidden;           // [rows x 3H]
@@ -151,12 +165,13 @@ struct GruCache {
 };
 void gru_forward(float* hidden, GruCache* cache, const GruWeights<float>& weights,
                  const float* inputs, const int32_t* lengths, const float* attention,
-                 GruVariant variant, const GruShape& shape, CudaContext* ctx);
+                 GruVariant variant, const GruShape& shape, CudaContext* ctx,
+                 GruRecurrence recurrence = GruRecurrence::kAuto);
 void gru_backward(float* dinputs, float* dattention, const GruGrads<float>& grads,
                   const float* dhidden, GruCache* cache, const GruWeights<float>& weights,
                   const float* inputs, const float* hidden, const int32_t* lengths,
                   const float* attention, GruVariant variant, const GruShape& shape,
-                  CudaContext* ctx);
+                  CudaContext* ctx, GruRecurrence recurrence = GruRecurrence::kAuto);
 
 // AIGRU's input scaling (layers/gru.h): scaled[i, k] = attention[i] *
 // hidden[i, k]; backward accumulates into dhidden and dattention (either

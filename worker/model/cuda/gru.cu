@@ -8,6 +8,9 @@
 // h_{t-1} U in place, as CBLAS does on the CPU.
 #include <glog/logging.h>
 
+#include <algorithm>
+#include <atomic>
+
 #include "worker/model/cuda/cuda_internal.h"
 #include "worker/model/cuda/cuda_layers.h"
 
@@ -121,6 +124,188 @@ __global__ void GruBackwardStepKernel(float* dh, float* dgx, float* dgh, float* 
   }
 }
 
+// ---- Fused recurrence: one launch per pass ---------------------------------
+// A block of kFusedWarps warps holds U [H x 3H] in shared memory; warp w owns
+// sequence blockIdx.x * kFusedWarps + w and walks all its steps, so only
+// __syncwarp orders the steps. Per step and lane: outputs k = lane, lane + 32,
+// ... of the 3H-wide products, then the cells j = lane, lane + 32, ... The
+// cell arithmetic is the per-step kernels' above, line for line.
+constexpr int kFusedWarps = 4;
+
+size_t FusedForwardFloats(int H) {
+  return static_cast<size_t>(H) * 3 * H + kFusedWarps * (3 * static_cast<size_t>(H) + 2 * H);
+}
+size_t FusedBackwardFloats(int H) {
+  return static_cast<size_t>(H) * 3 * H + kFusedWarps * (3 * static_cast<size_t>(H) + H);
+}
+
+__device__ inline void LoadToShared(float* dst, const float* src, int n) {
+  for (int i = threadIdx.x; i < n; i += blockDim.x) dst[i] = src[i];
+}
+
+__global__ void GruForwardFusedKernel(float* hidden, float* gates, float* hproj,
+                                      const float* xproj, const float* w_hidden,
+                                      const float* bias, const int32_t* lengths,
+                                      const float* attention, int variant, int batch, int length,
+                                      int H) {
+  extern __shared__ float shared[];
+  const int G = 3 * H;
+  float* U = shared;
+  const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
+  float* hp = U + static_cast<size_t>(H) * G + warp * (G + 2 * H);  // h_{t-1} U
+  float* state[2] = {hp + G, hp + G + H};                          // h_{t-1}, h_t
+  LoadToShared(U, w_hidden, H * G);
+  __syncthreads();
+  const int b = blockIdx.x * kFusedWarps + warp;
+  if (b >= batch) return;  // whole warps; no block barrier follows
+  const int valid = lengths[b];
+  for (int j = lane; j < H; j += 32) state[0][j] = 0.0f;
+  __syncwarp();
+  for (int t = 0; t < length; ++t) {
+    const float* hprev = state[t & 1];
+    float* hnext = state[(t + 1) & 1];
+    const size_t row = static_cast<size_t>(b) * length + t;
+    float* h = hidden + row * H;
+    if (t >= valid) {  // padding carries the state (h_0 = 0 before any step)
+      for (int j = lane; j < H; j += 32) h[j] = hnext[j] = hprev[j];
+      __syncwarp();
+      continue;
+    }
+    float* hp_row = hproj + row * G;
+    for (int k = lane; k < G; k += 32) {
+      float acc = 0.0f;
+      if (t > 0) {
+        for (int j = 0; j < H; ++j) acc += hprev[j] * U[j * G + k];
+      }
+      hp[k] = acc;
+      hp_row[k] = acc;  // backward reads it
+    }
+    __syncwarp();
+    const float* xp = xproj + row * G;
+    float* g = gates + row * G;
+    const Mix mix = MixFor(variant, attention != nullptr ? attention[row] : 1.0f);
+    for (int j = lane; j < H; j += 32) {
+      const float u = DeviceSigmoid(xp[j] + hp[j] + bias[j]);
+      const float r = DeviceSigmoid(xp[H + j] + hp[H + j] + bias[H + j]);
+      const float hc = tanhf(xp[2 * H + j] + r * hp[2 * H + j] + bias[2 * H + j]);
+      g[j] = u;
+      g[H + j] = r;
+      g[2 * H + j] = hc;
+      const float m = mix.k_u * u + mix.k_0;
+      h[j] = hnext[j] = hprev[j] + m * (hc - hprev[j]);
+    }
+    __syncwarp();
+  }
+}
+
+__global__ void GruBackwardFusedKernel(float* dgx, float* dgh, float* dattention,
+                                       const float* dhidden, const float* gates,
+                                       const float* hproj, const float* hidden,
+                                       const float* w_hidden, const int32_t* lengths,
+                                       const float* attention, int variant, int batch,
+                                       int length, int H) {
+  extern __shared__ float shared[];
+  const int G = 3 * H;
+  float* U = shared;
+  const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
+  float* dgh_step = U + static_cast<size_t>(H) * G + warp * (G + H);  // this step's dgh row
+  float* dh = dgh_step + G;  // dL/dh_t from later steps
+  LoadToShared(U, w_hidden, H * G);
+  __syncthreads();
+  const int b = blockIdx.x * kFusedWarps + warp;
+  if (b >= batch) return;
+  const int valid = lengths[b];
+  for (int j = lane; j < H; j += 32) dh[j] = 0.0f;
+  __syncwarp();
+  for (int t = length - 1; t >= 0; --t) {
+    const size_t row = static_cast<size_t>(b) * length + t;
+    const float* dy = dhidden + row * H;
+    float* dx_row = dgx + row * G;
+    float* dh_row = dgh + row * G;
+    if (t >= valid) {  // h_t = h_{t-1}: the gradient passes straight through
+      for (int j = lane; j < H; j += 32) dh[j] += dy[j];
+      for (int j = lane; j < G; j += 32) dx_row[j] = dh_row[j] = 0.0f;
+      __syncwarp();
+      continue;
+    }
+    const Mix mix = MixFor(variant, attention != nullptr ? attention[row] : 1.0f);
+    const float* g = gates + row * G;
+    const float* hp = hproj + row * G;
+    const float* hprev = t > 0 ? hidden + (row - 1) * H : nullptr;
+    const bool first = t == 0;  // h_{-1} is a constant: no recurrent gradient
+    float da = 0.0f;
+    for (int j = lane; j < H; j += 32) {
+      const float u = g[j], r = g[H + j], hc = g[2 * H + j];
+      const float m = mix.k_u * u + mix.k_0;
+      const float dht = dh[j] + dy[j];
+      const float dm = dht * (hc - (hprev != nullptr ? hprev[j] : 0.0f));
+      dh[j] = dht * (1.0f - m);
+      da += dm * (mix.d_u * u + mix.d_1);
+      const float du_pre = dm * mix.k_u * u * (1.0f - u);
+      const float dhc_pre = dht * m * (1.0f - hc * hc);
+      const float dr_pre = dhc_pre * hp[2 * H + j] * r * (1.0f - r);
+      dx_row[j] = du_pre;
+      dx_row[H + j] = dr_pre;
+      dx_row[2 * H + j] = dhc_pre;
+      dh_row[j] = dgh_step[j] = first ? 0.0f : du_pre;
+      dh_row[H + j] = dgh_step[H + j] = first ? 0.0f : dr_pre;
+      dh_row[2 * H + j] = dgh_step[2 * H + j] = first ? 0.0f : dhc_pre * r;
+    }
+    da = WarpSum(da);
+    if (lane == 0 && dattention != nullptr && variant != static_cast<int>(GruVariant::kGru)) {
+      dattention[row] += da;
+    }
+    __syncwarp();
+    if (!first) {  // recurrent path: dh_{t-1} += dgh_t U^T
+      for (int j = lane; j < H; j += 32) {
+        float acc = 0.0f;
+        for (int k = 0; k < G; ++k) acc += dgh_step[k] * U[j * G + k];
+        dh[j] += acc;
+      }
+    }
+    __syncwarp();
+  }
+}
+
+// Shared memory a block may use on ctx's device (the opt-in limit), cached.
+size_t SharedMemoryLimit(CudaContext* ctx) {
+  static std::atomic<int> cached[64] = {};  // training threads share it
+  const int device = ctx->device();
+  if (device < 0 || device >= 64) return 48 * 1024;
+  if (cached[device].load() == 0) {
+    int bytes = 0;
+    if (cudaDeviceGetAttribute(&bytes, cudaDevAttrMaxSharedMemoryPerBlockOptin, device) !=
+            cudaSuccess ||
+        bytes <= 0) {
+      cudaGetLastError();  // not sticky; fall back to the default limit
+      bytes = 48 * 1024;
+    }
+    cached[device] = bytes;
+  }
+  return static_cast<size_t>(cached[device].load());
+}
+
+// Launches a fused kernel with `floats` of dynamic shared memory, raising
+// the kernel's limit above the default 48 KiB when needed.
+template <typename Kernel, typename... Args>
+void LaunchFused(Kernel kernel, const char* name, size_t floats, int batch, CudaContext* ctx,
+                 Args... args) {
+  const size_t bytes = floats * sizeof(float);
+  if (bytes > 48 * 1024 &&
+      cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                           static_cast<int>(bytes)) != cudaSuccess) {
+    RecordLaunch(ctx, name);
+    return;
+  }
+  const int blocks = (batch + kFusedWarps - 1) / kFusedWarps;
+  kernel<<<blocks, kFusedWarps * 32, bytes, StreamOf(ctx)>>>(args...);
+  RecordLaunch(ctx, name);
+}
+
+bool UseFused(GruRecurrence recurrence, int H, CudaContext* ctx) {
+  return recurrence == GruRecurrence::kAuto && GruFusedFits(H, ctx);
+}
+
 __global__ void AigruInputForwardKernel(float* scaled, const float* hidden,
                                         const float* attention, size_t total, int dim) {
   DIPS_GRID_STRIDE(i, total) { scaled[i] = attention[i / dim] * hidden[i]; }
@@ -148,6 +333,11 @@ __global__ void AigruInputAttentionGradKernel(float* dattention, const float* ds
 }
 
 }  // namespace
+
+bool GruFusedFits(int hidden, CudaContext* ctx) {
+  const size_t floats = std::max(FusedForwardFloats(hidden), FusedBackwardFloats(hidden));
+  return hidden >= 1 && floats * sizeof(float) <= SharedMemoryLimit(ctx);
+}
 
 void aigru_input_forward(float* scaled, const float* hidden, const float* attention, size_t rows,
                          int dim, CudaContext* ctx) {
@@ -177,7 +367,8 @@ void aigru_input_backward(float* dhidden, float* dattention, const float* dscale
 
 void gru_forward(float* hidden, GruCache* cache, const GruWeights<float>& weights,
                  const float* inputs, const int32_t* lengths, const float* attention,
-                 GruVariant variant, const GruShape& shape, CudaContext* ctx) {
+                 GruVariant variant, const GruShape& shape, CudaContext* ctx,
+                 GruRecurrence recurrence) {
   CHECK(variant == GruVariant::kGru || attention != nullptr) << "AUGRU/AGRU need attention";
   CHECK(shape.batch >= 0 && shape.length >= 1 && shape.input_dim >= 1 && shape.hidden >= 1);
   const int B = shape.batch, L = shape.length, I = shape.input_dim;
@@ -193,6 +384,12 @@ void gru_forward(float* hidden, GruCache* cache, const GruWeights<float>& weight
   // Input projection of every (b, t) at once.
   Gemm(ctx, false, false, static_cast<int>(rows), G, I, 1.0f, inputs, I, weights.w_input, G,
        0.0f, xproj, G);
+  if (UseFused(recurrence, H, ctx)) {
+    LaunchFused(GruForwardFusedKernel, "GruForwardFused", FusedForwardFloats(H), B, ctx, hidden,
+                cache->gates.data(), hproj, static_cast<const float*>(xproj), weights.w_hidden,
+                weights.bias, lengths, attention, static_cast<int>(variant), B, L, H);
+    return;
+  }
   const size_t cells = static_cast<size_t>(B) * H;
   for (int t = 0; t < L; ++t) {
     if (t >= 1) {
@@ -211,7 +408,7 @@ void gru_backward(float* dinputs, float* dattention, const GruGrads<float>& grad
                   const float* dhidden, GruCache* cache, const GruWeights<float>& weights,
                   const float* inputs, const float* hidden, const int32_t* lengths,
                   const float* attention, GruVariant variant, const GruShape& shape,
-                  CudaContext* ctx) {
+                  CudaContext* ctx, GruRecurrence recurrence) {
   const int B = shape.batch, L = shape.length, I = shape.input_dim;
   const int H = shape.hidden, G = 3 * H;
   const size_t rows = static_cast<size_t>(B) * L;
@@ -224,18 +421,25 @@ void gru_backward(float* dinputs, float* dattention, const GruGrads<float>& grad
   float* dgx = cache->dgates.data();
   float* dgh = cache->dgates_hidden.data();
   float* dh = cache->dh.data();
-  const int blocks = (B * 32 + kThreads - 1) / kThreads;
-  for (int t = L - 1; t >= 0; --t) {
-    GruBackwardStepKernel<<<blocks, kThreads, 0, StreamOf(ctx)>>>(
-        dh, dgx, dgh, dattention, dhidden, cache->gates.data(), cache->hidden_proj.data(), hidden,
-        lengths, attention, static_cast<int>(variant), t, B, L, H);
-    if (t >= 1) {
-      // Recurrent path: dh_{t-1} += dgates_hidden_t U^T for the whole batch.
-      Gemm(ctx, false, true, B, H, G, 1.0f, dgh + static_cast<size_t>(t) * G, L * G,
-           weights.w_hidden, G, 1.0f, dh, H);
+  if (UseFused(recurrence, H, ctx)) {
+    LaunchFused(GruBackwardFusedKernel, "GruBackwardFused", FusedBackwardFloats(H), B, ctx, dgx,
+                dgh, dattention, dhidden, static_cast<const float*>(cache->gates.data()),
+                static_cast<const float*>(cache->hidden_proj.data()), hidden, weights.w_hidden,
+                lengths, attention, static_cast<int>(variant), B, L, H);
+  } else {
+    const int blocks = (B * 32 + kThreads - 1) / kThreads;
+    for (int t = L - 1; t >= 0; --t) {
+      GruBackwardStepKernel<<<blocks, kThreads, 0, StreamOf(ctx)>>>(
+          dh, dgx, dgh, dattention, dhidden, cache->gates.data(), cache->hidden_proj.data(),
+          hidden, lengths, attention, static_cast<int>(variant), t, B, L, H);
+      if (t >= 1) {
+        // Recurrent path: dh_{t-1} += dgates_hidden_t U^T for the whole batch.
+        Gemm(ctx, false, true, B, H, G, 1.0f, dgh + static_cast<size_t>(t) * G, L * G,
+             weights.w_hidden, G, 1.0f, dh, H);
+      }
     }
+    RecordLaunch(ctx, "GruBackwardStep");
   }
-  RecordLaunch(ctx, "GruBackwardStep");
 
   // Weight gradients over all rows; row (b, t) of dgates_hidden pairs with
   // hidden row (b, t) - 1, and the pair straddling two sequences (t = 0) has
