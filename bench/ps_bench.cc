@@ -20,11 +20,13 @@
 
 #include "bench/call_rate.h"
 #include "common/feature_key.h"
+#include "common/malloc_tuning.h"
 #include "ps/server/curve_keys.h"
 #include "ps/server/ps_server.h"
 #include "ps/sparse_table.h"
 #include "worker/client/ps_client.h"
 
+DEFINE_bool(tune_malloc, true, "apply common/malloc_tuning.h, as dips does");
 DEFINE_bool(curve, true, "encrypt and authenticate both paths with CURVE");
 DEFINE_double(min_seconds, 0.3, "minimum duration of one timed trial");
 DEFINE_int32(trials, 5, "paired trials per measurement; medians are reported");
@@ -205,6 +207,8 @@ void Run() {
 
 int main(int argc, char** argv) {
   gflags::ParseCommandLineFlags(&argc, &argv, true);
+  // As `dips` does (common/malloc_tuning.h); --notune_malloc for glibc's defaults.
+  if (FLAGS_tune_malloc) dips::TuneMalloc();
   google::InitGoogleLogging(argv[0]);
   std::printf("PS vs raw ZeroMQ over loopback, one request in flight, CURVE %s\n",
               FLAGS_curve ? "on" : "off");

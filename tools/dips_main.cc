@@ -8,6 +8,7 @@
 #include <gflags/gflags.h>
 #include <glog/logging.h>
 
+#include "common/malloc_tuning.h"
 #include "tools/subcommands.h"
 
 namespace {
@@ -96,6 +97,7 @@ bool WantsHelp(int argc, char** argv) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  dips::TuneMalloc();  // before any thread starts (common/malloc_tuning.h says why)
   gflags::SetUsageMessage("dips <command> [--flags]; see `dips help`");
   if (argc < 2 || std::strcmp(argv[1], "help") == 0 || std::strcmp(argv[1], "--help") == 0 ||
       std::strcmp(argv[1], "-h") == 0) {
