@@ -8,6 +8,7 @@
 // collective; a failing peer turns into a test failure, not a hang).
 #include <mpi.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdlib>
@@ -15,10 +16,12 @@
 #include <limits>
 #include <random>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <gtest/gtest.h>
 
+#include "worker/dist/background_average.h"
 #include "worker/dist/cluster.h"
 #include "worker/dist/dense_sync.h"
 #include "worker/dist/mpi_session.h"
@@ -243,6 +246,57 @@ TEST(DenseSyncTest, AverageEqualsArithmeticMean) {
   EXPECT_EQ(sync->stats().collectives, 5);
   EXPECT_EQ(sync->stats().floats, floats);
   EXPECT_GT(sync->stats().wait_seconds, 0.0);
+}
+
+// Max |got - mean of every worker's input| over the elements, relative to
+// the bound a float sum of W terms can be off by (see the test above): <= 1
+// passes.
+double WorstMeanError(const std::vector<float>& got, int workers, size_t n, uint32_t salt) {
+  std::vector<double> mean(n, 0.0), abs_sum(n, 0.0);
+  for (int w = 0; w < workers; ++w) {
+    std::vector<float> input = WorkerInput(w, n, salt);
+    for (size_t i = 0; i < n; ++i) {
+      mean[i] += input[i];
+      abs_sum[i] += std::fabs(input[i]);
+    }
+  }
+  double worst = 0.0;
+  const double eps = std::numeric_limits<float>::epsilon();
+  for (size_t i = 0; i < n; ++i) {
+    const double bound = 3.0 * eps * abs_sum[i] + 1e-30;
+    worst = std::max(worst, std::fabs(got[i] - mean[i] / workers) / bound);
+  }
+  return worst;
+}
+
+TEST(BackgroundAverageTest, AveragesOnItsThreadInTheCallersOrder) {
+  std::unique_ptr<Cluster> cluster = MakeCluster();
+  if (cluster->is_server()) GTEST_SKIP() << "servers take no part in the dense all-reduce";
+  std::unique_ptr<DenseSync> sync = MakeDenseSync(*cluster);
+  const int workers = cluster->num_workers();
+  const int me = sync->worker_index();
+  BackgroundAverage background(sync.get());
+  EXPECT_FALSE(background.pending());
+  EXPECT_TRUE(background.Wait().ok()) << "nothing pending";
+  const size_t n = 5000;
+  for (uint32_t round = 0; round < 4; ++round) {
+    const uint32_t salt = 100 + round;
+    std::vector<float> data = WorkerInput(me, n, salt);
+    background.Start(data.data(), n, "background test gradients");
+    EXPECT_TRUE(background.pending());
+    // The first worker is late, as a slower peer would be: the others'
+    // averages wait for it on their background threads.
+    if (me == 0) std::this_thread::sleep_for(std::chrono::milliseconds(30));
+    ASSERT_TRUE(background.Wait().ok());
+    EXPECT_FALSE(background.pending());
+    EXPECT_LE(WorstMeanError(data, workers, n, salt), 1.0) << "round " << round;
+    EXPECT_TRUE(SameOnAllRanks(cluster->workers(), data)) << "round " << round;
+    // A collective on the calling thread after Wait: the same order on all.
+    std::vector<float> other = WorkerInput(me, 3, salt + 50);
+    ASSERT_TRUE(sync->Average(other.data(), other.size(), "foreground test values").ok());
+    EXPECT_LE(WorstMeanError(other, workers, 3, salt + 50), 1.0) << "round " << round;
+  }
+  EXPECT_EQ(sync->stats().collectives, 8);
 }
 
 TEST(DenseSyncTest, BroadcastCopiesFirstWorkersValues) {

@@ -28,10 +28,16 @@
 #                 checkpoint is written by both at one step; the job exits 0
 #                 with at least one complete checkpoint before the final one,
 #                 each holding both workers' position files.
+#   checkpoint_seconds_overlap  the same with --max_staleness=1, so each
+#                 step's dense average runs on a background thread while the
+#                 next step computes, and with data parts of unequal length
+#                 (one worker steps once more): the time-based checkpoint
+#                 check and the zero-weight steps of the worker that ran out
+#                 must keep the workers' collectives in the same order.
 # Every process started here is stopped by PID on exit; every wait is bounded.
 set -uo pipefail
 
-mode="${1:?mode: exact_single, match_single, stale_prefetch, dien, kill_server, stall_server or checkpoint_seconds}"
+mode="${1:?mode: exact_single, match_single, stale_prefetch, dien, kill_server, stall_server, checkpoint_seconds or checkpoint_seconds_overlap}"
 bin="${2:?path to the dips binary}"
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 local_sh="$here/../../cluster/local.sh"
@@ -139,13 +145,20 @@ case "$mode" in
       ((elapsed_ms >= 9000)) || fail "the job failed after ${elapsed_ms} ms, before the 10 s RPC timeout"
     fi
     ;;
-  checkpoint_seconds)
-    gen 16000 2000
+  checkpoint_seconds|checkpoint_seconds_overlap)
+    extra=()
+    if [[ $mode == checkpoint_seconds_overlap ]]; then
+      # 16,129 lines: parts of 8,065 and 8,064, i.e. 64 and 63 batches of 128.
+      gen 16129 2000
+      extra=(--max_staleness=1)
+    else
+      gen 16000 2000
+    fi
     # Workers that disagreed on a checkpoint step would meet in different
     # collectives and time out (--sync_timeout_s) instead of exiting 0.
     run_job 1 2 --model=din --train="$dir/data/train.txt" --test="$dir/data/test.txt" \
       --epochs=2 --sync_timeout_s=30 --checkpoint_dir="$dir/ckpt" \
-      --checkpoint_every_seconds=0.2 --keep_checkpoints=1000
+      --checkpoint_every_seconds=0.2 --keep_checkpoints=1000 "${extra[@]}"
     echo "$out"
     ((code == 0)) || fail "dist-train exited $code"
     checkpoints=()

@@ -1,6 +1,7 @@
 #include "worker/train/trainer.h"
 
 #include <cblas.h>
+#include <glog/logging.h>
 #include <omp.h>
 
 #include <algorithm>
@@ -78,6 +79,11 @@ Status TrainerImpl::Init() {
   sync_buffer_.resize(model.num_params() + 1);
   eval_state_.resize(model.num_state());
   dense_optimizer_ = std::make_unique<DenseOptimizer>(options_.dense_optimizer, params_.size());
+  if (options_.dense_sync != nullptr && options_.max_staleness >= 1 &&
+      options_.overlap_dense_sync) {
+    background_average_ = std::make_unique<BackgroundAverage>(options_.dense_sync);
+    averaged_grads_.resize(model.num_params());
+  }
   RETURN_IF_ERROR(InitCheckpoints());
   LOG(INFO) << "model " << ModelKindName(options_.model.kind) << ": "
             << params_.size() << " dense parameters, embedding dim "
@@ -143,7 +149,8 @@ StatusOr<TrainReport> TrainerImpl::Train() {
           test_stream_ != nullptr) {
         RETURN_IF_ERROR(EvaluateAndLog(&metrics_log, report, epoch));
       }
-      ASSIGN_OR_RETURN(bool checkpoint_due, checkpointer_->DueAt(dense_optimizer_->steps()));
+      if (options_.checkpoint.every_seconds > 0) RETURN_IF_ERROR(FinishDenseAverage());
+      ASSIGN_OR_RETURN(bool checkpoint_due, checkpointer_->DueAt(StepsTaken()));
       if (checkpoint_due) RETURN_IF_ERROR(SaveCheckpoint(epoch, batches_in_epoch_, report));
     }
     if (options_.progress_line) std::fprintf(stderr, "\n");
@@ -155,6 +162,7 @@ StatusOr<TrainReport> TrainerImpl::Train() {
       RETURN_IF_ERROR(EvaluateAndLog(&metrics_log, report, epoch));
     }
   }
+  RETURN_IF_ERROR(FinishDenseAverage());
   for (auto& rep : replicas_) {
     RETURN_IF_ERROR(DrainPushes(rep.get(), 0));
     RETURN_IF_ERROR(WaitPrefetch(rep.get()));  // a pull for a batch never trained
@@ -187,7 +195,7 @@ StatusOr<TrainReport> TrainerImpl::Train() {
 }
 
 StatusOr<bool> TrainerImpl::TrainStep(int replicas) {
-  const int64_t step = dense_optimizer_->steps();
+  const int64_t step = StepsTaken();
   if (replicas > 0) {
 #pragma omp parallel for num_threads(replicas) schedule(static, 1)
     for (int r = 0; r < replicas; ++r) {
@@ -201,7 +209,20 @@ StatusOr<bool> TrainerImpl::TrainStep(int replicas) {
     cblas_saxpy(n, 1.0f / static_cast<float>(replicas), replicas_[r]->param_grads.data(), 1,
                 dense_grads_.data(), 1);
   }
+  if (background_average_ != nullptr && replicas > 0) {
+    // Overlapped: apply the previous step's average, then start this one's,
+    // which finishes while the next step computes.
+    RETURN_IF_ERROR(FinishDenseAverage());
+    std::copy(dense_grads_.begin(), dense_grads_.end(), sync_buffer_.begin());
+    sync_buffer_[n] = 1.0f;
+    background_average_->Start(sync_buffer_.data(), sync_buffer_.size(), "dense gradients");
+    return true;
+  }
   if (options_.dense_sync != nullptr) {
+    // A worker out of data (or not overlapping) averages in step with the
+    // others, after the average in flight: the same collectives, in the
+    // same order, on every worker.
+    RETURN_IF_ERROR(FinishDenseAverage());
     // The last float carries this worker's weight (1 if it stepped), so
     // the average over workers divides by the workers that stepped.
     std::copy(dense_grads_.begin(), dense_grads_.end(), sync_buffer_.begin());
@@ -216,6 +237,19 @@ StatusOr<bool> TrainerImpl::TrainStep(int replicas) {
   }
   dense_optimizer_->Step(dense_grads_.data(), params_.data());
   return true;
+}
+
+Status TrainerImpl::FinishDenseAverage() {
+  if (background_average_ == nullptr || !background_average_->pending()) return Status::OK();
+  RETURN_IF_ERROR(background_average_->Wait());
+  // This worker stepped, so the summed weight is at least 1. (Not into
+  // dense_grads_: the caller may hold the current step's gradients there.)
+  const size_t n = averaged_grads_.size();
+  const float stepped = sync_buffer_[n];
+  CHECK_GT(stepped, 0.0f);
+  for (size_t i = 0; i < n; ++i) averaged_grads_[i] = sync_buffer_[i] / stepped;
+  dense_optimizer_->Step(averaged_grads_.data(), params_.data());
+  return Status::OK();
 }
 
 Status TrainerImpl::ReplicaStep(Replica* rep, int64_t step) {

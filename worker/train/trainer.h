@@ -89,6 +89,14 @@ struct TrainerOptions {
   // it computes, so the pull's latency hides behind compute. The rows then
   // lack at most max_staleness of this worker's own pushes, as without it.
   bool prefetch_rows = true;
+  // With max_staleness >= 1 in a distributed job: average each step's dense
+  // gradients across workers on a background thread while the next step
+  // computes (BackgroundAverage), so a worker waits for a slower one only
+  // when it falls a whole step behind. The average then reaches the
+  // parameters one step late: dense staleness 1. Time-based checkpoints
+  // (checkpoint.every_seconds) need a collective each step and wait for
+  // the average first.
+  bool overlap_dense_sync = true;
   // Only one worker of a job writes metrics_out and the final log lines.
   bool is_chief = true;
   double log_every_seconds = 10.0;

@@ -76,6 +76,7 @@ Status TrainerImpl::SkipResumedBatches() {
 
 Status TrainerImpl::SaveCheckpoint(int epoch, int64_t batches, const TrainReport& report) {
   for (auto& rep : replicas_) RETURN_IF_ERROR(DrainPushes(rep.get(), 0));
+  RETURN_IF_ERROR(FinishDenseAverage());
   AverageStates();
   ckpt::DenseState dense = PackDenseState(params_, options_.dense_optimizer.kind,
                                           *dense_optimizer_, eval_state_);

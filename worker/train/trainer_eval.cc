@@ -14,6 +14,7 @@ StatusOr<EvalMetrics> TrainerImpl::EvaluateWithScores(std::vector<float>* probs)
   // Every row push of this worker is applied before evaluating, and (in a
   // distributed job) every other worker's too: all drain, then meet.
   for (auto& rep : replicas_) RETURN_IF_ERROR(DrainPushes(rep.get(), 0));
+  RETURN_IF_ERROR(FinishDenseAverage());
   AverageStates();
   if (options_.dense_sync != nullptr) {
     RETURN_IF_ERROR(options_.dense_sync->Average(eval_state_.data(), eval_state_.size(),

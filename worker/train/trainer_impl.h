@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "ps/table_maintenance.h"
+#include "worker/dist/background_average.h"
 #include "worker/train/batch_stream.h"
 #include "worker/train/checkpointer.h"
 #include "worker/train/metrics_log.h"
@@ -105,6 +106,16 @@ class TrainerImpl : public Trainer {
   // distributed job, over the workers that had a batch). Returns false when
   // no replica of any worker had a batch: the pass is over.
   StatusOr<bool> TrainStep(int replicas);
+  // With overlap_dense_sync: waits for the dense average in flight, if any,
+  // and applies it (one dense step). Called before anything that reads the
+  // parameters as a whole or makes an MPI call of its own.
+  Status FinishDenseAverage();
+  // Steps whose dense gradients are applied or being averaged: the step
+  // number of the next step (and of its pushes).
+  int64_t StepsTaken() const {
+    return dense_optimizer_->steps() +
+           (background_average_ != nullptr && background_average_->pending() ? 1 : 0);
+  }
 
   Status ReplicaStep(Replica* rep, int64_t step);
 
@@ -130,6 +141,10 @@ class TrainerImpl : public Trainer {
   std::vector<float> sync_buffer_;  // dense gradients + this worker's weight
   std::vector<float> eval_state_;
   std::unique_ptr<DenseOptimizer> dense_optimizer_;
+  // Set when dense averages overlap the next step (overlap_dense_sync);
+  // averages sync_buffer_ in the background.
+  std::unique_ptr<BackgroundAverage> background_average_;
+  std::vector<float> averaged_grads_;  // its result, divided by the weight
   EvalMetrics last_metrics_;
   int64_t samples_per_epoch_ = 0;
   std::unique_ptr<Checkpointer> checkpointer_;
