@@ -5,14 +5,16 @@
 # same initial parameters and reads the same batches in the same order. The
 # backends differ only in float summation order, so their test AUCs should
 # agree within noise (docs/cuda.md). Prints one line per run:
-#   <model> <device> samples/s <n> test_auc <auc> test_logloss <ll>
+#   <model> <device> threads <t> samples/s <n> test_auc <auc> test_logloss <ll>
 # The devices can run on different machines: the data are generated from the
 # seed, so `bench/cuda_train_compare.sh cpu` here and `... cuda` on a GPU
 # machine train on identical files.
 #
 # Usage: bench/cuda_train_compare.sh [device ...]   (default: cuda cpu)
 # Environment: DIPS_BIN (default build/dips), DIPS_COMPARE_DIR (default
-# out/cuda_compare), DIPS_COMPARE_MODELS (default "din dien").
+# out/cuda_compare), DIPS_COMPARE_MODELS (default "din dien"),
+# DIPS_COMPARE_THREADS (default "1": replica threads; a list runs each, and
+# with more than one replica the runs no longer start identical).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -28,13 +30,16 @@ for model in ${DIPS_COMPARE_MODELS:-din dien}; do
   epochs=1
   [[ "$model" == din ]] && epochs=2
   for device in "${DEVICES[@]}"; do
-    log="$WORK/train_${model}_${device}.log"
-    "$DIPS_BIN" train --model="$model" --device="$device" --threads=1 --epochs="$epochs" \
-      --train="$WORK/data/train.txt" --test="$WORK/data/test.txt" --log_every_seconds=60 \
-      >"$log" 2>&1 || { tail -n 20 "$log"; echo "$model $device FAILED (see $log)"; exit 1; }
-    sps=$(grep -o 'train_samples_per_sec=[0-9.]*' "$log" | cut -d= -f2)
-    auc=$(grep -o 'test_auc=[0-9.]*' "$log" | tail -n 1 | cut -d= -f2)
-    logloss=$(grep -o 'test_logloss=[0-9.]*' "$log" | tail -n 1 | cut -d= -f2)
-    echo "$model $device samples/s $sps test_auc $auc test_logloss $logloss"
+    for threads in ${DIPS_COMPARE_THREADS:-1}; do
+      log="$WORK/train_${model}_${device}_t${threads}.log"
+      "$DIPS_BIN" train --model="$model" --device="$device" --threads="$threads" \
+        --epochs="$epochs" --train="$WORK/data/train.txt" --test="$WORK/data/test.txt" \
+        --log_every_seconds=60 >"$log" 2>&1 ||
+        { tail -n 20 "$log"; echo "$model $device FAILED (see $log)"; exit 1; }
+      sps=$(grep -o 'train_samples_per_sec=[0-9.]*' "$log" | cut -d= -f2)
+      auc=$(grep -o 'test_auc=[0-9.]*' "$log" | tail -n 1 | cut -d= -f2)
+      logloss=$(grep -o 'test_logloss=[0-9.]*' "$log" | tail -n 1 | cut -d= -f2)
+      echo "$model $device threads $threads samples/s $sps test_auc $auc test_logloss $logloss"
+    done
   done
 done
