@@ -29,6 +29,49 @@ __device__ inline Mix MixFor(int variant, float a) {
   return {1.0f, 0.0f, 0.0f, 0.0f};
 }
 
+// Cell j of one valid row, forward: writes its gates u, r, h~ into g (the
+// row's [3H] cache) and returns h_t[j]. xp and hp are the row's input and
+// recurrent projections (hp = h_{t-1} U), hprev = h_{t-1}[j].
+__device__ inline float CellForward(float* g, const float* xp, const float* hp,
+                                    const float* bias, const Mix& mix, float hprev, int j,
+                                    int H) {
+  const float u = DeviceSigmoid(xp[j] + hp[j] + bias[j]);
+  const float r = DeviceSigmoid(xp[H + j] + hp[H + j] + bias[H + j]);
+  const float hc = tanhf(xp[2 * H + j] + r * hp[2 * H + j] + bias[2 * H + j]);
+  g[j] = u;
+  g[H + j] = r;
+  g[2 * H + j] = hc;
+  const float m = mix.k_u * u + mix.k_0;
+  return hprev + m * (hc - hprev);
+}
+
+// Cell j of one valid row, backward, given dht = dL/dh_t[j]: writes the
+// gradients of the gate pre-activations on the input side (dx_row) and on
+// the recurrent side (dh_row, and dh_copy when not null; zero at t = 0,
+// since h_{-1} is a constant), adds dL/da_t's share to *da and returns the
+// direct part of dL/dh_{t-1}[j].
+__device__ inline float CellBackward(float* dx_row, float* dh_row, float* dh_copy, const float* g,
+                                     const float* hp, const Mix& mix, float dht, float hprev,
+                                     bool first, int j, int H, float* da) {
+  const float u = g[j], r = g[H + j], hc = g[2 * H + j];
+  const float m = mix.k_u * u + mix.k_0;
+  const float dm = dht * (hc - hprev);
+  *da += dm * (mix.d_u * u + mix.d_1);
+  const float du_pre = dm * mix.k_u * u * (1.0f - u);
+  const float dhc_pre = dht * m * (1.0f - hc * hc);
+  const float dr_pre = dhc_pre * hp[2 * H + j] * r * (1.0f - r);
+  dx_row[j] = du_pre;
+  dx_row[H + j] = dr_pre;
+  dx_row[2 * H + j] = dhc_pre;
+  const float rec[3] = {first ? 0.0f : du_pre, first ? 0.0f : dr_pre,
+                        first ? 0.0f : dhc_pre * r};
+  for (int k = 0; k < 3; ++k) {
+    dh_row[k * H + j] = rec[k];
+    if (dh_copy != nullptr) dh_copy[k * H + j] = rec[k];
+  }
+  return dht * (1.0f - m);
+}
+
 // One thread per (b, j): gates j, H+j, 2H+j of row (b, t) only depend on
 // column j of the projections.
 __global__ void GruForwardStepKernel(float* hidden, float* gates, float* hproj,
@@ -53,18 +96,9 @@ __global__ void GruForwardStepKernel(float* hidden, float* gates, float* hproj,
       hp[H + j] = 0.0f;
       hp[2 * H + j] = 0.0f;
     }
-    const float* xp = xproj + row * G;
-    float* g = gates + row * G;
-    const float u = DeviceSigmoid(xp[j] + hp[j] + bias[j]);
-    const float r = DeviceSigmoid(xp[H + j] + hp[H + j] + bias[H + j]);
-    const float hc = tanhf(xp[2 * H + j] + r * hp[2 * H + j] + bias[2 * H + j]);
-    g[j] = u;
-    g[H + j] = r;
-    g[2 * H + j] = hc;
     const Mix mix = MixFor(variant, attention != nullptr ? attention[row] : 1.0f);
-    const float m = mix.k_u * u + mix.k_0;
-    const float hprev = t > 0 ? h[j - H] : 0.0f;
-    h[j] = hprev + m * (hc - hprev);
+    h[j] = CellForward(gates + row * G, xproj + row * G, hp, bias, mix, t > 0 ? h[j - H] : 0.0f,
+                       j, H);
   }
 }
 
@@ -100,23 +134,8 @@ __global__ void GruBackwardStepKernel(float* dh, float* dgx, float* dgh, float* 
   const float* hprev = t > 0 ? hidden + (row - 1) * H : nullptr;
   float da = 0.0f;
   for (int j = lane; j < H; j += 32) {
-    const float u = g[j], r = g[H + j], hc = g[2 * H + j];
-    const float m = mix.k_u * u + mix.k_0;
-    const float dht = dhb[j] + dy[j];
-    const float dm = dht * (hc - (hprev != nullptr ? hprev[j] : 0.0f));
-    dhb[j] = dht * (1.0f - m);
-    da += dm * (mix.d_u * u + mix.d_1);
-    const float du_pre = dm * mix.k_u * u * (1.0f - u);
-    const float dhc_pre = dht * m * (1.0f - hc * hc);
-    const float dr_pre = dhc_pre * hp[2 * H + j] * r * (1.0f - r);
-    dx_row[j] = du_pre;
-    dx_row[H + j] = dr_pre;
-    dx_row[2 * H + j] = dhc_pre;
-    // h_{-1} is a constant: no recurrent gradient at t = 0.
-    const bool first = t == 0;
-    dh_row[j] = first ? 0.0f : du_pre;
-    dh_row[H + j] = first ? 0.0f : dr_pre;
-    dh_row[2 * H + j] = first ? 0.0f : dhc_pre * r;
+    dhb[j] = CellBackward(dx_row, dh_row, nullptr, g, hp, mix, dhb[j] + dy[j],
+                          hprev != nullptr ? hprev[j] : 0.0f, t == 0, j, H, &da);
   }
   da = WarpSum(da);
   if (lane == 0 && dattention != nullptr && variant != static_cast<int>(GruVariant::kGru)) {
@@ -181,18 +200,9 @@ __global__ void GruForwardFusedKernel(float* hidden, float* gates, float* hproj,
       hp_row[k] = acc;  // backward reads it
     }
     __syncwarp();
-    const float* xp = xproj + row * G;
-    float* g = gates + row * G;
     const Mix mix = MixFor(variant, attention != nullptr ? attention[row] : 1.0f);
     for (int j = lane; j < H; j += 32) {
-      const float u = DeviceSigmoid(xp[j] + hp[j] + bias[j]);
-      const float r = DeviceSigmoid(xp[H + j] + hp[H + j] + bias[H + j]);
-      const float hc = tanhf(xp[2 * H + j] + r * hp[2 * H + j] + bias[2 * H + j]);
-      g[j] = u;
-      g[H + j] = r;
-      g[2 * H + j] = hc;
-      const float m = mix.k_u * u + mix.k_0;
-      h[j] = hnext[j] = hprev[j] + m * (hc - hprev[j]);
+      h[j] = hnext[j] = CellForward(gates + row * G, xproj + row * G, hp, bias, mix, hprev[j], j, H);
     }
     __syncwarp();
   }
@@ -232,24 +242,11 @@ __global__ void GruBackwardFusedKernel(float* dgx, float* dgh, float* dattention
     const float* g = gates + row * G;
     const float* hp = hproj + row * G;
     const float* hprev = t > 0 ? hidden + (row - 1) * H : nullptr;
-    const bool first = t == 0;  // h_{-1} is a constant: no recurrent gradient
+    const bool first = t == 0;
     float da = 0.0f;
     for (int j = lane; j < H; j += 32) {
-      const float u = g[j], r = g[H + j], hc = g[2 * H + j];
-      const float m = mix.k_u * u + mix.k_0;
-      const float dht = dh[j] + dy[j];
-      const float dm = dht * (hc - (hprev != nullptr ? hprev[j] : 0.0f));
-      dh[j] = dht * (1.0f - m);
-      da += dm * (mix.d_u * u + mix.d_1);
-      const float du_pre = dm * mix.k_u * u * (1.0f - u);
-      const float dhc_pre = dht * m * (1.0f - hc * hc);
-      const float dr_pre = dhc_pre * hp[2 * H + j] * r * (1.0f - r);
-      dx_row[j] = du_pre;
-      dx_row[H + j] = dr_pre;
-      dx_row[2 * H + j] = dhc_pre;
-      dh_row[j] = dgh_step[j] = first ? 0.0f : du_pre;
-      dh_row[H + j] = dgh_step[H + j] = first ? 0.0f : dr_pre;
-      dh_row[2 * H + j] = dgh_step[2 * H + j] = first ? 0.0f : dhc_pre * r;
+      dh[j] = CellBackward(dx_row, dh_row, dgh_step, g, hp, mix, dh[j] + dy[j],
+                           hprev != nullptr ? hprev[j] : 0.0f, first, j, H, &da);
     }
     da = WarpSum(da);
     if (lane == 0 && dattention != nullptr && variant != static_cast<int>(GruVariant::kGru)) {
