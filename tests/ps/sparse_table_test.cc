@@ -227,6 +227,15 @@ TEST(SparseTableTest, RejectsBadPushWithoutApplyingAnything) {
   EXPECT_EQ(StatusCode::kInvalidArgument, table->Push(nullptr, 2, grads, nullptr, 1).code());
   EXPECT_EQ(StatusCode::kInvalidArgument, table->Pull(keys, 2, true, nullptr, nullptr).code());
   EXPECT_TRUE(table->Push(nullptr, 0, nullptr, nullptr, 1).ok());
+  // A long push (the finiteness check is vectorised): -inf in the very last
+  // value, past any whole vector of the loop, is found and its key named.
+  std::vector<uint64_t> many(37);
+  for (size_t i = 0; i < many.size(); ++i) many[i] = 100 + i;
+  std::vector<float> many_grads(many.size() * 4, 0.5f);
+  many_grads.back() = -INFINITY;
+  Status s = table->Push(many.data(), many.size(), many_grads.data(), nullptr, 1);
+  EXPECT_EQ(StatusCode::kInvalidArgument, s.code());
+  EXPECT_NE(s.message().find("key 136"), std::string::npos) << s.ToString();
   EXPECT_EQ(0u, table->Stats().rows);
   EXPECT_EQ(0u, table->Stats().pushes);
 }
