@@ -31,6 +31,8 @@ DEFINE_bool(curve, true, "encrypt and authenticate both paths with CURVE");
 DEFINE_double(min_seconds, 0.3, "minimum duration of one timed trial");
 DEFINE_int32(trials, 5, "paired trials per measurement; medians are reported");
 DEFINE_int32(server_threads, 2, "PsServer worker threads");
+DEFINE_int64(max_keys_per_request, 8192,
+             "PsClient splits larger pulls/pushes into requests of this many keys (0: never)");
 
 namespace dips {
 namespace {
@@ -147,6 +149,7 @@ void Run() {
     client_options.server_endpoints = {server->endpoint()};
     client_options.dim = dim;
     client_options.disable_curve = !FLAGS_curve;
+    client_options.max_keys_per_request = static_cast<size_t>(FLAGS_max_keys_per_request);
     client_options.server_public_key = server_keys.public_key;
     client_options.client_public_key = client_keys.public_key;
     client_options.client_secret_key = client_keys.secret_key;

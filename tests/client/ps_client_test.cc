@@ -47,11 +47,18 @@ void ExpectBitEqual(const std::vector<T>& a, const std::vector<T>& b) {
   EXPECT_EQ(0, std::memcmp(a.data(), b.data(), a.size() * sizeof(T)));
 }
 
-TEST(PsClientTest, PullPushMatchDirectTableBitForBit) {
+// Pulls and pushes of 3000 keys through `num_shards` shards, split into
+// requests of at most `max_keys_per_request` keys per shard, against one
+// table called directly.
+void ExpectDirectTableResults(int num_shards, size_t max_keys_per_request) {
+  SCOPED_TRACE(testing::Message() << num_shards << " shards, requests of at most "
+                                  << max_keys_per_request << " keys");
   constexpr int kDim = 18;
   const JobKeys keys = NewJobKeys();
-  TestShards shards(2, AdamTable(kDim), keys);
-  auto client = PsClient::Create(shards.ClientOptions(keys, kDim)).value();
+  TestShards shards(num_shards, AdamTable(kDim), keys);
+  PsClientOptions options = shards.ClientOptions(keys, kDim);
+  options.max_keys_per_request = max_keys_per_request;
+  auto client = PsClient::Create(options).value();
   // The reference: one table with the same options, called directly. Rows
   // depend only on their key and its own pushes, so one table equals the
   // union of the shards.
@@ -75,18 +82,30 @@ TEST(PsClientTest, PullPushMatchDirectTableBitForBit) {
                     .ok());
     ASSERT_TRUE(reference->Push(batch.data(), n, grads.data(), occurrences.data(), step).ok());
   }
-  // The rows live on both shards, each key on exactly one.
-  const ShardStats s0 = client->Stats(0).value();
-  const ShardStats s1 = client->Stats(1).value();
-  EXPECT_EQ(s0.rows + s1.rows, n);
-  EXPECT_GT(s0.rows, n / 3);
-  EXPECT_GT(s1.rows, n / 3);
-  EXPECT_EQ(s0.requests_rejected + s1.requests_rejected, 0u);
+  // The rows live on every shard, each key on exactly one.
+  uint64_t rows = 0;
+  for (int shard = 0; shard < num_shards; ++shard) {
+    const ShardStats stats = client->Stats(shard).value();
+    rows += stats.rows;
+    EXPECT_GT(stats.rows, n / (num_shards + 1));
+    EXPECT_EQ(stats.requests_rejected, 0u);
+  }
+  EXPECT_EQ(rows, n);
   // The rows after the last push (which no pull above has seen yet).
   std::vector<float> got(n * kDim), want(n * kDim);
   ASSERT_TRUE(client->Wait(client->Pull(batch.data(), n, false, got.data(), nullptr)).ok());
   ASSERT_TRUE(reference->Pull(batch.data(), n, false, want.data(), nullptr).ok());
   ExpectBitEqual(got, want);
+}
+
+TEST(PsClientTest, PullPushMatchDirectTableBitForBit) { ExpectDirectTableResults(2, 8192); }
+
+// Split requests: scattered positions (2 shards) and contiguous runs (1
+// shard), each with a shorter last part.
+TEST(PsClientTest, SplitRequestsMatchDirectTableBitForBit) {
+  ExpectDirectTableResults(2, 700);
+  ExpectDirectTableResults(1, 1000);
+  ExpectDirectTableResults(1, 999);
 }
 
 // Admission and shrink counters travel in the STATS reply: a key admitted

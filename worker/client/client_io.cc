@@ -259,8 +259,8 @@ Status ClientIo::DeliverPull(const Pending& pending, std::vector<zmq::message_t>
   const char* rows = static_cast<const char*>(reply[1].data());
   const char* counts = r.counts != nullptr ? static_cast<const char*>(reply[2].data()) : nullptr;
   if (r.positions.empty()) {
-    std::memcpy(r.values, rows, reply[1].size());
-    if (counts != nullptr) std::memcpy(r.counts, counts, reply[2].size());
+    std::memcpy(r.values + r.offset * dim, rows, reply[1].size());
+    if (counts != nullptr) std::memcpy(r.counts + r.offset, counts, reply[2].size());
     return Status::OK();
   }
   for (uint64_t j = 0; j < r.num_keys; ++j) {

@@ -33,10 +33,11 @@ struct ShardRequest {
   uint64_t request_id = 0;
   std::vector<zmq::message_t> frames;  // header, then bulk frames
 
-  // PULL: reply row j goes to values[positions[j] * dim] (to row j when
-  // positions is empty), count j to counts[positions[j]] if counts is set.
+  // PULL: reply row j goes to values[positions[j] * dim] (to row offset + j
+  // when positions is empty), count j likewise to counts if counts is set.
   uint64_t num_keys = 0;
   std::vector<uint32_t> positions;
+  uint64_t offset = 0;
   float* values = nullptr;
   uint64_t* counts = nullptr;
   // STATS: where the shard's report goes.

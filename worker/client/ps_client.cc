@@ -2,6 +2,7 @@
 
 #include <zmq.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cstring>
 #include <utility>
@@ -77,6 +78,15 @@ class PsClientImpl : public PsClient {
   // order", and no gathering or scattering is needed.
   std::vector<std::vector<uint32_t>> Split(const uint64_t* keys, size_t n,
                                            std::vector<size_t>* shard_sizes) const;
+  // One request's share of a shard's keys: [begin, end) of that shard's
+  // list (of positions, or of all keys when the list is empty).
+  struct Part {
+    int shard;
+    size_t begin, end;
+  };
+  // The parts a pull or push goes out in: each shard's keys, cut into
+  // pieces of at most options_.max_keys_per_request.
+  std::vector<Part> Parts(const std::vector<size_t>& shard_sizes) const;
   wire::RequestHeader NewHeader(wire::RequestKind kind, uint64_t request_id) const;
   ShardRequest NewRequest(Ticket ticket, int shard, wire::RequestKind kind);
   // Sends a header-only request of `kind` to `shard` and waits for it.
@@ -112,6 +122,26 @@ std::vector<std::vector<uint32_t>> PsClientImpl::Split(const uint64_t* keys, siz
   return positions;
 }
 
+std::vector<PsClientImpl::Part> PsClientImpl::Parts(const std::vector<size_t>& shard_sizes) const {
+  std::vector<Part> parts;
+  for (int s = 0; s < num_shards(); ++s) {
+    const size_t size = shard_sizes[s];
+    const size_t piece = options_.max_keys_per_request > 0 ? options_.max_keys_per_request : size;
+    for (size_t begin = 0; begin < size; begin += piece) {
+      parts.push_back(Part{s, begin, std::min(size, begin + piece)});
+    }
+  }
+  return parts;
+}
+
+// The caller's positions of a part's keys: a slice of the shard's list, or
+// empty (then the part is the contiguous run starting at part.begin).
+std::vector<uint32_t> PartPositions(const std::vector<uint32_t>& shard_positions, size_t begin,
+                                    size_t end) {
+  if (shard_positions.empty()) return {};
+  return std::vector<uint32_t>(shard_positions.begin() + begin, shard_positions.begin() + end);
+}
+
 wire::RequestHeader PsClientImpl::NewHeader(wire::RequestKind kind, uint64_t request_id) const {
   wire::RequestHeader header;
   header.set_magic(kPsMagic);
@@ -139,22 +169,22 @@ Ticket PsClientImpl::Pull(const uint64_t* keys, size_t n, bool create_missing, f
   }
   if (n > UINT32_MAX) return tickets_.OpenFailed(InvalidArgumentError("Pull: too many keys"));
   std::vector<size_t> sizes;
-  std::vector<std::vector<uint32_t>> positions = Split(keys, n, &sizes);
-  int parts = 0;
-  for (size_t size : sizes) parts += size > 0 ? 1 : 0;
-  const Ticket ticket = tickets_.Open(parts);
+  const std::vector<std::vector<uint32_t>> positions = Split(keys, n, &sizes);
+  const std::vector<Part> parts = Parts(sizes);
+  const Ticket ticket = tickets_.Open(static_cast<int>(parts.size()));
   std::vector<ShardRequest> requests;
-  for (int s = 0; s < num_shards(); ++s) {
-    if (sizes[s] == 0) continue;
-    ShardRequest r = NewRequest(ticket, s, wire::PULL);
+  for (const Part& part : parts) {
+    const size_t count = part.end - part.begin;
+    ShardRequest r = NewRequest(ticket, part.shard, wire::PULL);
     wire::RequestHeader header = NewHeader(wire::PULL, r.request_id);
-    header.set_num_keys(sizes[s]);
+    header.set_num_keys(count);
     header.set_create_missing(create_missing);
     header.set_want_counts(counts != nullptr);
+    r.positions = PartPositions(positions[part.shard], part.begin, part.end);
+    r.offset = r.positions.empty() ? part.begin : 0;
     r.frames.push_back(HeaderFrame(header));
-    r.frames.push_back(GatherFrame(keys, kKeyBytes, sizes[s], positions[s]));
-    r.num_keys = sizes[s];
-    r.positions = std::move(positions[s]);
+    r.frames.push_back(GatherFrame(keys + r.offset, kKeyBytes, count, r.positions));
+    r.num_keys = count;
     r.values = values;
     r.counts = counts;
     requests.push_back(std::move(r));
@@ -171,23 +201,26 @@ Ticket PsClientImpl::Push(const uint64_t* keys, size_t n, const float* grads,
   if (n > UINT32_MAX) return tickets_.OpenFailed(InvalidArgumentError("Push: too many keys"));
   std::vector<size_t> sizes;
   const std::vector<std::vector<uint32_t>> positions = Split(keys, n, &sizes);
-  int parts = 0;
-  for (size_t size : sizes) parts += size > 0 ? 1 : 0;
-  const Ticket ticket = tickets_.Open(parts);
+  const std::vector<Part> parts = Parts(sizes);
+  const Ticket ticket = tickets_.Open(static_cast<int>(parts.size()));
   const size_t row_bytes = static_cast<size_t>(options_.dim) * kValueBytes;
   std::vector<ShardRequest> requests;
-  for (int s = 0; s < num_shards(); ++s) {
-    if (sizes[s] == 0) continue;
-    ShardRequest r = NewRequest(ticket, s, wire::PUSH);
+  for (const Part& part : parts) {
+    const size_t count = part.end - part.begin;
+    ShardRequest r = NewRequest(ticket, part.shard, wire::PUSH);
     wire::RequestHeader header = NewHeader(wire::PUSH, r.request_id);
-    header.set_num_keys(sizes[s]);
+    header.set_num_keys(count);
     header.set_step(step);
     header.set_has_occurrences(occurrences != nullptr);
+    const std::vector<uint32_t> at = PartPositions(positions[part.shard], part.begin, part.end);
+    // With no positions the part is the run of keys starting at part.begin.
+    const size_t first = at.empty() ? part.begin : 0;
     r.frames.push_back(HeaderFrame(header));
-    r.frames.push_back(GatherFrame(keys, kKeyBytes, sizes[s], positions[s]));
-    r.frames.push_back(GatherFrame(grads, row_bytes, sizes[s], positions[s]));
+    r.frames.push_back(GatherFrame(keys + first, kKeyBytes, count, at));
+    r.frames.push_back(
+        GatherFrame(reinterpret_cast<const char*>(grads) + first * row_bytes, row_bytes, count, at));
     if (occurrences != nullptr) {
-      r.frames.push_back(GatherFrame(occurrences, kOccurrenceBytes, sizes[s], positions[s]));
+      r.frames.push_back(GatherFrame(occurrences + first, kOccurrenceBytes, count, at));
     }
     requests.push_back(std::move(r));
   }

@@ -46,6 +46,11 @@ struct PsClientOptions {
   bool disable_curve = false;  // only against servers that also disable it
 
   int64_t request_timeout_ms = 60000;  // per shard request, > 0
+  // A pull or push of more keys than this for one shard goes out as several
+  // requests of at most this many keys. The server's threads then answer
+  // them in parallel, and one part's table work overlaps another's transfer
+  // (docs/results.md, "Chunked requests"). 0: never split.
+  size_t max_keys_per_request = 8192;
   // Distinct per worker of a job: servers count BARRIER and SHUTDOWN callers
   // by it.
   uint32_t client_id = 0;
