@@ -33,7 +33,8 @@
 #                 next step computes, and with data parts of unequal length
 #                 (one worker steps once more): the time-based checkpoint
 #                 check and the zero-weight steps of the worker that ran out
-#                 must keep the workers' collectives in the same order.
+#                 must keep the workers' collectives in the same order, as
+#                 must evaluations every 25 steps.
 # Every process started here is stopped by PID on exit; every wait is bounded.
 set -uo pipefail
 
@@ -150,7 +151,8 @@ case "$mode" in
     if [[ $mode == checkpoint_seconds_overlap ]]; then
       # 16,129 lines: parts of 8,065 and 8,064, i.e. 64 and 63 batches of 128.
       gen 16129 2000
-      extra=(--max_staleness=1)
+      # Evaluations mid-epoch also wait for the average in flight.
+      extra=(--max_staleness=1 --eval_every_steps=25)
     else
       gen 16000 2000
     fi
