@@ -29,13 +29,12 @@ zmq::message_t HeaderFrame(const wire::RequestHeader& header) {
 }
 
 // Copies the elements of `src` (each `width` bytes) named by `positions`
-// (all of them, in order, when `positions` is empty) into a new frame.
-zmq::message_t GatherFrame(const void* src, size_t width, size_t n,
-                           const std::vector<uint32_t>& positions) {
+// (the first n of them, in order, when `positions` is null) into a new frame.
+zmq::message_t GatherFrame(const void* src, size_t width, size_t n, const uint32_t* positions) {
   zmq::message_t frame(n * width);
   char* out = static_cast<char*>(frame.data());
   const char* in = static_cast<const char*>(src);
-  if (positions.empty()) {
+  if (positions == nullptr) {
     std::memcpy(out, in, n * width);
   } else {
     for (size_t j = 0; j < n; ++j) std::memcpy(out + j * width, in + positions[j] * width, width);
@@ -134,12 +133,10 @@ std::vector<PsClientImpl::Part> PsClientImpl::Parts(const std::vector<size_t>& s
   return parts;
 }
 
-// The caller's positions of a part's keys: a slice of the shard's list, or
+// The caller's positions of a part's keys, or null when the shard's list is
 // empty (then the part is the contiguous run starting at part.begin).
-std::vector<uint32_t> PartPositions(const std::vector<uint32_t>& shard_positions, size_t begin,
-                                    size_t end) {
-  if (shard_positions.empty()) return {};
-  return std::vector<uint32_t>(shard_positions.begin() + begin, shard_positions.begin() + end);
+const uint32_t* PartPositions(const std::vector<uint32_t>& shard_positions, size_t begin) {
+  return shard_positions.empty() ? nullptr : shard_positions.data() + begin;
 }
 
 wire::RequestHeader PsClientImpl::NewHeader(wire::RequestKind kind, uint64_t request_id) const {
@@ -169,7 +166,7 @@ Ticket PsClientImpl::Pull(const uint64_t* keys, size_t n, bool create_missing, f
   }
   if (n > UINT32_MAX) return tickets_.OpenFailed(InvalidArgumentError("Pull: too many keys"));
   std::vector<size_t> sizes;
-  const std::vector<std::vector<uint32_t>> positions = Split(keys, n, &sizes);
+  std::vector<std::vector<uint32_t>> positions = Split(keys, n, &sizes);
   const std::vector<Part> parts = Parts(sizes);
   const Ticket ticket = tickets_.Open(static_cast<int>(parts.size()));
   std::vector<ShardRequest> requests;
@@ -180,10 +177,18 @@ Ticket PsClientImpl::Pull(const uint64_t* keys, size_t n, bool create_missing, f
     header.set_num_keys(count);
     header.set_create_missing(create_missing);
     header.set_want_counts(counts != nullptr);
-    r.positions = PartPositions(positions[part.shard], part.begin, part.end);
+    // The reply is scattered after this call returns, so the request keeps
+    // its positions: the shard's whole list when the part is all of it.
+    std::vector<uint32_t>& shard_positions = positions[part.shard];
+    if (count == shard_positions.size()) {
+      r.positions = std::move(shard_positions);
+    } else if (!shard_positions.empty()) {
+      r.positions.assign(shard_positions.begin() + part.begin, shard_positions.begin() + part.end);
+    }
     r.offset = r.positions.empty() ? part.begin : 0;
     r.frames.push_back(HeaderFrame(header));
-    r.frames.push_back(GatherFrame(keys + r.offset, kKeyBytes, count, r.positions));
+    r.frames.push_back(GatherFrame(keys + r.offset, kKeyBytes, count,
+                                   r.positions.empty() ? nullptr : r.positions.data()));
     r.num_keys = count;
     r.values = values;
     r.counts = counts;
@@ -212,9 +217,9 @@ Ticket PsClientImpl::Push(const uint64_t* keys, size_t n, const float* grads,
     header.set_num_keys(count);
     header.set_step(step);
     header.set_has_occurrences(occurrences != nullptr);
-    const std::vector<uint32_t> at = PartPositions(positions[part.shard], part.begin, part.end);
+    const uint32_t* at = PartPositions(positions[part.shard], part.begin);
     // With no positions the part is the run of keys starting at part.begin.
-    const size_t first = at.empty() ? part.begin : 0;
+    const size_t first = at == nullptr ? part.begin : 0;
     r.frames.push_back(HeaderFrame(header));
     r.frames.push_back(GatherFrame(keys + first, kKeyBytes, count, at));
     r.frames.push_back(

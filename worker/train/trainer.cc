@@ -82,7 +82,6 @@ Status TrainerImpl::Init() {
   if (options_.dense_sync != nullptr && options_.max_staleness >= 1 &&
       options_.overlap_dense_sync) {
     background_average_ = std::make_unique<BackgroundAverage>(options_.dense_sync);
-    averaged_grads_.resize(model.num_params());
   }
   RETURN_IF_ERROR(InitCheckpoints());
   LOG(INFO) << "model " << ModelKindName(options_.model.kind) << ": "
@@ -203,38 +202,44 @@ StatusOr<bool> TrainerImpl::TrainStep(int replicas) {
     }
     for (int r = 0; r < replicas; ++r) RETURN_IF_ERROR(replicas_[r]->status);
   }
-  std::fill(dense_grads_.begin(), dense_grads_.end(), 0.0f);
+  // The average in flight (overlap_dense_sync) owns sync_buffer_, and every
+  // worker must make the same collectives in the same order: finish it first.
+  RETURN_IF_ERROR(FinishDenseAverage());
+  const bool distributed = options_.dense_sync != nullptr;
+  // The replicas' mean gradient; in a distributed job straight into the
+  // buffer the workers average, whose last float carries this worker's
+  // weight (1 if it stepped), so the average divides by the workers that
+  // stepped.
   const int n = static_cast<int>(dense_grads_.size());
+  float* mean = distributed ? sync_buffer_.data() : dense_grads_.data();
+  std::fill(mean, mean + n, 0.0f);
   for (int r = 0; r < replicas; ++r) {
-    cblas_saxpy(n, 1.0f / static_cast<float>(replicas), replicas_[r]->param_grads.data(), 1,
-                dense_grads_.data(), 1);
+    cblas_saxpy(n, 1.0f / static_cast<float>(replicas), replicas_[r]->param_grads.data(), 1, mean,
+                1);
   }
+  if (!distributed) {
+    if (replicas == 0) return false;
+    dense_optimizer_->Step(mean, params_.data());
+    return true;
+  }
+  sync_buffer_[n] = replicas > 0 ? 1.0f : 0.0f;
   if (background_average_ != nullptr && replicas > 0) {
-    // Overlapped: apply the previous step's average, then start this one's,
-    // which finishes while the next step computes.
-    RETURN_IF_ERROR(FinishDenseAverage());
-    std::copy(dense_grads_.begin(), dense_grads_.end(), sync_buffer_.begin());
-    sync_buffer_[n] = 1.0f;
+    // Overlapped: the average finishes while the next step computes, and
+    // is applied when that step ends.
     background_average_->Start(sync_buffer_.data(), sync_buffer_.size(), "dense gradients");
     return true;
   }
-  if (options_.dense_sync != nullptr) {
-    // A worker out of data (or not overlapping) averages in step with the
-    // others, after the average in flight: the same collectives, in the
-    // same order, on every worker.
-    RETURN_IF_ERROR(FinishDenseAverage());
-    // The last float carries this worker's weight (1 if it stepped), so
-    // the average over workers divides by the workers that stepped.
-    std::copy(dense_grads_.begin(), dense_grads_.end(), sync_buffer_.begin());
-    sync_buffer_[n] = replicas > 0 ? 1.0f : 0.0f;
-    RETURN_IF_ERROR(options_.dense_sync->Average(sync_buffer_.data(), sync_buffer_.size(),
-                                                 "dense gradients"));
-    const float stepped = sync_buffer_[n];
-    if (stepped <= 0.0f) return false;
-    for (int i = 0; i < n; ++i) dense_grads_[i] = sync_buffer_[i] / stepped;
-  } else if (replicas == 0) {
-    return false;
-  }
+  // Not overlapping, or out of data: average in step with the others.
+  RETURN_IF_ERROR(options_.dense_sync->Average(sync_buffer_.data(), sync_buffer_.size(),
+                                               "dense gradients"));
+  return StepOnAverage();
+}
+
+bool TrainerImpl::StepOnAverage() {
+  const size_t n = dense_grads_.size();
+  const float stepped = sync_buffer_[n];
+  if (stepped <= 0.0f) return false;
+  for (size_t i = 0; i < n; ++i) dense_grads_[i] = sync_buffer_[i] / stepped;
   dense_optimizer_->Step(dense_grads_.data(), params_.data());
   return true;
 }
@@ -242,13 +247,8 @@ StatusOr<bool> TrainerImpl::TrainStep(int replicas) {
 Status TrainerImpl::FinishDenseAverage() {
   if (background_average_ == nullptr || !background_average_->pending()) return Status::OK();
   RETURN_IF_ERROR(background_average_->Wait());
-  // This worker stepped, so the summed weight is at least 1. (Not into
-  // dense_grads_: the caller may hold the current step's gradients there.)
-  const size_t n = averaged_grads_.size();
-  const float stepped = sync_buffer_[n];
-  CHECK_GT(stepped, 0.0f);
-  for (size_t i = 0; i < n; ++i) averaged_grads_[i] = sync_buffer_[i] / stepped;
-  dense_optimizer_->Step(averaged_grads_.data(), params_.data());
+  const bool stepped = StepOnAverage();
+  CHECK(stepped) << "an overlapped average always holds this worker's own weight";
   return Status::OK();
 }
 

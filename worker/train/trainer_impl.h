@@ -110,6 +110,10 @@ class TrainerImpl : public Trainer {
   // and applies it (one dense step). Called before anything that reads the
   // parameters as a whole or makes an MPI call of its own.
   Status FinishDenseAverage();
+  // Divides the workers' averaged gradients in sync_buffer_ by their summed
+  // weight (into dense_grads_) and takes the dense step; false, and no
+  // step, when no worker stepped.
+  bool StepOnAverage();
   // Steps whose dense gradients are applied or being averaged: the step
   // number of the next step (and of its pushes).
   int64_t StepsTaken() const {
@@ -137,14 +141,13 @@ class TrainerImpl : public Trainer {
   EmbeddingStore* store_ = nullptr;                // owned_store_ or options_.store
   std::vector<std::unique_ptr<Replica>> replicas_;
   std::vector<float> params_;
-  std::vector<float> dense_grads_;
+  std::vector<float> dense_grads_;  // the step's mean (single process) or averaged gradients
   std::vector<float> sync_buffer_;  // dense gradients + this worker's weight
   std::vector<float> eval_state_;
   std::unique_ptr<DenseOptimizer> dense_optimizer_;
   // Set when dense averages overlap the next step (overlap_dense_sync);
   // averages sync_buffer_ in the background.
   std::unique_ptr<BackgroundAverage> background_average_;
-  std::vector<float> averaged_grads_;  // its result, divided by the weight
   EvalMetrics last_metrics_;
   int64_t samples_per_epoch_ = 0;
   std::unique_ptr<Checkpointer> checkpointer_;
