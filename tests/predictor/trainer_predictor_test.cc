@@ -1,8 +1,10 @@
 // The whole path a user takes: `dips train` writes checkpoints, the export
 // tool turns the newest into a serving bundle, and the predictor scores the
 // test log with it. The predictor's scores must equal the trainer's own
-// evaluation of that model (max abs difference <= 1e-5 with float32 rows);
-// a float16 bundle moves the test AUC by less than 0.001.
+// evaluation of that model (max abs difference <= 1e-5 with float32 rows),
+// so the AUCs differ by no more than the share of (positive, negative) pairs
+// whose scores are close enough for that difference to reorder them; a
+// float16 bundle moves the test AUC by less than 0.001.
 #include <unistd.h>
 
 #include <algorithm>
@@ -63,6 +65,25 @@ double Auc(const std::vector<float>& probs, const std::vector<Sample>& samples) 
   return acc.Compute().auc;
 }
 
+// The share of (positive, negative) pairs whose trainer scores lie within
+// `window` of each other: the only pairs that scores moved by at most
+// window / 2 each can reorder (or tie/untie), so the most the AUC can move.
+double ShareOfPairsWithin(const std::vector<float>& probs, const std::vector<Sample>& samples,
+                          double window) {
+  std::vector<double> positives, negatives;  // double: p ± window is exact enough
+  for (size_t i = 0; i < samples.size(); ++i) {
+    (samples[i].label > 0.5f ? positives : negatives).push_back(probs[i]);
+  }
+  std::sort(negatives.begin(), negatives.end());
+  double close_pairs = 0;
+  for (double p : positives) {
+    auto lo = std::lower_bound(negatives.begin(), negatives.end(), p - window);
+    auto hi = std::upper_bound(negatives.begin(), negatives.end(), p + window);
+    close_pairs += static_cast<double>(hi - lo);
+  }
+  return close_pairs / (static_cast<double>(positives.size()) * negatives.size());
+}
+
 TEST_F(TrainerPredictorTest, BundleScoresEqualTheTrainersEvaluation) {
   const std::vector<Sample> samples = TestSamples();
   ASSERT_EQ(1000u, samples.size());
@@ -91,6 +112,7 @@ TEST_F(TrainerPredictorTest, BundleScoresEqualTheTrainersEvaluation) {
     EXPECT_GT(metrics->auc, 0.7);
 
     double auc[2] = {0, 0};
+    float fp32_max_diff = 0.0f;
     for (int fp16 = 0; fp16 < 2; ++fp16) {
       ExportOptions export_options;
       export_options.checkpoint = o.checkpoint.dir;
@@ -110,8 +132,14 @@ TEST_F(TrainerPredictorTest, BundleScoresEqualTheTrainersEvaluation) {
       std::printf("%s %s bundle: max |p - trainer p| = %.3g, test AUC %.6f (trainer %.6f)\n",
                   name.c_str(), fp16 ? "fp16" : "fp32", max_diff, auc[fp16], metrics->auc);
       EXPECT_LE(max_diff, fp16 ? 1e-3f : 1e-5f);
+      if (!fp16) fp32_max_diff = max_diff;
     }
-    EXPECT_NEAR(metrics->auc, auc[0], 1e-6);
+    // Scores equal to float rounding may still reorder a near-tied pair
+    // (seen in CI: one pair, 2e-6 of AUC); anything beyond those pairs is a bug.
+    const double reorderable = ShareOfPairsWithin(trainer_probs, samples, 2.0 * fp32_max_diff);
+    std::printf("%s: %.3g of pairs within %.3g of each other\n", name.c_str(), reorderable,
+                2 * fp32_max_diff);
+    EXPECT_LE(std::fabs(metrics->auc - auc[0]), reorderable + 1e-12);
     EXPECT_NEAR(auc[0], auc[1], 1e-3);
   }
 }
