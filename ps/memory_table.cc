@@ -45,23 +45,28 @@ Status MemorySparseTable::Pull(const uint64_t* keys, size_t n, bool create_missi
   Grouping g;
   table_internal::GroupByStripe(keys, n, stripes_.size(),
                                 [this](uint64_t h) { return StripeOf(h); }, &g);
+  // A pull reads the header (count) and the weights of each row.
+  const size_t read_bytes = sizeof(RowHeader) + sizeof(float) * dim;
+  std::vector<uint32_t> slots;
   CallTally tally;
   Status status;
   for (size_t s = 0; s < stripes_.size() && status.ok(); ++s) {
     if (g.begin[s] == g.begin[s + 1]) continue;
     Stripe& stripe = *stripes_[s];
     std::lock_guard<std::mutex> lock(stripe.mu);
-    for (uint32_t j = g.begin[s]; j < g.begin[s + 1]; ++j) {
-      const uint32_t i = g.order[j];
+    stripe.store.VisitBatch(keys, g.hashes.data(), g.order.data() + g.begin[s],
+                            g.begin[s + 1] - g.begin[s], read_bytes, &slots,
+                            [&](uint32_t i, uint32_t slot) {
+      if (!status.ok()) return;
       float* out = values + static_cast<size_t>(i) * dim;
-      uint8_t* row = stripe.store.Find(keys[i], g.hashes[i]);
+      uint8_t* row = slot == RowStore::kNoSlot ? nullptr : stripe.store.RowAt(slot);
       ++(row != nullptr ? tally.hits : tally.misses);
       if (row == nullptr && create_missing) {
         if (Admit(&stripe, g.hashes[i])) {
           row = CreateRow(&stripe.store, keys[i], g.hashes[i]);
           if (row == nullptr) {
             status = table_internal::StoreFull(keys[i]);
-            break;
+            return;
           }
           ++tally.created;
           tally.admissions += admission;
@@ -78,11 +83,11 @@ Status MemorySparseTable::Pull(const uint64_t* keys, size_t n, bool create_missi
           InitialRowValues(options_, keys[i], out);
         }
         if (counts != nullptr) counts[i] = 0;
-        continue;
+        return;
       }
       std::memcpy(out, RowLayout::weights(row), sizeof(float) * dim);
       if (counts != nullptr) counts[i] = RowLayout::header(row)->count;
-    }
+    });
   }
   tally.AddTo(&counters_);
   RETURN_IF_ERROR(status);
@@ -100,32 +105,35 @@ Status MemorySparseTable::Push(const uint64_t* keys, size_t n, const float* grad
   Grouping g;
   table_internal::GroupByStripe(keys, n, stripes_.size(),
                                 [this](uint64_t h) { return StripeOf(h); }, &g);
+  std::vector<uint32_t> slots;
   CallTally tally;
   Status status;
   for (size_t s = 0; s < stripes_.size() && status.ok(); ++s) {
     if (g.begin[s] == g.begin[s + 1]) continue;
     Stripe& stripe = *stripes_[s];
     std::lock_guard<std::mutex> lock(stripe.mu);
-    for (uint32_t j = g.begin[s]; j < g.begin[s + 1]; ++j) {
-      const uint32_t i = g.order[j];
-      uint8_t* row = stripe.store.Find(keys[i], g.hashes[i]);
+    stripe.store.VisitBatch(keys, g.hashes.data(), g.order.data() + g.begin[s],
+                            g.begin[s + 1] - g.begin[s], layout_.row_bytes(), &slots,
+                            [&](uint32_t i, uint32_t slot) {
+      if (!status.ok()) return;
+      uint8_t* row = slot == RowStore::kNoSlot ? nullptr : stripe.store.RowAt(slot);
       ++(row != nullptr ? tally.hits : tally.misses);
       if (row == nullptr) {
         if (!Admit(&stripe, g.hashes[i])) {
           ++tally.unadmitted_pushes;
-          continue;
+          return;
         }
         row = CreateRow(&stripe.store, keys[i], g.hashes[i]);
         if (row == nullptr) {
           status = table_internal::StoreFull(keys[i]);
-          break;
+          return;
         }
         ++tally.created;
         tally.admissions += admission;
       }
       table_internal::ApplyPush(options_, layout_, grads + i * dim,
                                 occurrences != nullptr ? occurrences[i] : 0, step, row);
-    }
+    });
   }
   tally.AddTo(&counters_);
   RETURN_IF_ERROR(status);

@@ -52,6 +52,18 @@ class RowStore {
   // again by the next insert.
   bool Erase(uint64_t key, uint64_t hash);
 
+  // Visits keys[order[j]] for j = 0 .. m-1, in that order, as
+  // visit(order[j], slot) with the key's slot at the moment of the visit
+  // (kNoSlot when absent). visit may insert rows into this store: a key that
+  // an earlier visit inserted is found again. Index entries and then rows are
+  // prefetched a few keys ahead, so the two dependent cache misses of one key
+  // (its index entry, then its row) overlap with the other keys' work instead
+  // of stalling each in turn. `row_prefix_bytes`: how much of each row visit
+  // reads. `slots` is scratch space.
+  template <typename Visit>
+  void VisitBatch(const uint64_t* keys, const uint64_t* hashes, const uint32_t* order, size_t m,
+                  size_t row_prefix_bytes, std::vector<uint32_t>* slots, Visit&& visit) const;
+
   uint8_t* RowAt(uint32_t slot) const {
     return reinterpret_cast<uint8_t*>(chunks_[slot / rows_per_chunk_].get()) +
            (slot % rows_per_chunk_) * row_bytes_;
@@ -93,7 +105,18 @@ class RowStore {
   static_assert(sizeof(Entry) == kIndexEntryBytes, "index entry size is part of the budget");
   static constexpr uint32_t kEmptySlot = 0xFFFFFFFFu;
 
+  // Keys looked up ahead of the one visited; about as many misses as a core
+  // keeps in flight.
+  static constexpr size_t kPrefetchDistance = 8;
+
   size_t Position(uint64_t key, uint64_t hash) const;  // index position or kNoPosition
+  void PrefetchRow(uint32_t slot, size_t bytes) const {
+    constexpr uintptr_t kLine = 64;
+    const uintptr_t first = reinterpret_cast<uintptr_t>(RowAt(slot));
+    for (uintptr_t line = first & ~(kLine - 1); line < first + bytes; line += kLine) {
+      __builtin_prefetch(reinterpret_cast<const void*>(line));
+    }
+  }
   // Doubles the index and reinserts every entry.
   void Grow();
 
@@ -107,6 +130,29 @@ class RowStore {
   // uint64_t storage keeps every row 8-byte aligned (row_bytes_ % 8 == 0).
   std::vector<std::unique_ptr<uint64_t[]>> chunks_;
 };
+
+template <typename Visit>
+void RowStore::VisitBatch(const uint64_t* keys, const uint64_t* hashes, const uint32_t* order,
+                          size_t m, size_t row_prefix_bytes, std::vector<uint32_t>* slots,
+                          Visit&& visit) const {
+  slots->resize(m);
+  for (size_t j = 0; j < m; ++j) {
+    if (j + kPrefetchDistance < m) {
+      __builtin_prefetch(&index_[hashes[order[j + kPrefetchDistance]] & mask_]);
+    }
+    (*slots)[j] = FindSlot(keys[order[j]], hashes[order[j]]);
+  }
+  for (size_t j = 0; j < m; ++j) {
+    if (j + kPrefetchDistance < m && (*slots)[j + kPrefetchDistance] != kNoSlot) {
+      PrefetchRow((*slots)[j + kPrefetchDistance], row_prefix_bytes);
+    }
+    const uint32_t i = order[j];
+    uint32_t slot = (*slots)[j];
+    // Absent at lookup time; an earlier visit may have inserted it since.
+    if (slot == kNoSlot) slot = FindSlot(keys[i], hashes[i]);
+    visit(i, slot);
+  }
+}
 
 // Bytes a RowStore holds when it stores `rows` rows of `row_bytes` with
 // `rows_per_chunk` rows per chunk and its index grown as Insert grows it.

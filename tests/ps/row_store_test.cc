@@ -5,6 +5,7 @@
 #include <cstring>
 #include <map>
 #include <random>
+#include <vector>
 
 #include <gtest/gtest.h>
 
@@ -102,6 +103,34 @@ TEST(RowStoreTest, EntryAtVisitsEveryRowOnce) {
   }
   EXPECT_EQ(1000u, seen.size());
   for (const auto& [key, n] : seen) EXPECT_EQ(1, n) << key;
+}
+
+TEST(RowStoreTest, VisitBatchSeesRowsInsertedByEarlierVisits) {
+  // A batch longer than the prefetch distance, in a given order, with
+  // present keys, absent keys and an absent key repeated far apart: every
+  // visit gets the key's slot at its own moment, so the repeat finds the row
+  // the first visit inserted.
+  RowStore store(kRowBytes, /*rows_per_chunk=*/4);
+  std::vector<uint64_t> keys;
+  for (uint64_t k = 0; k < 40; ++k) keys.push_back(k * 7 + 1);
+  for (uint64_t k = 0; k < 40; k += 2) ASSERT_NE(nullptr, store.Insert(keys[k], Mix64(keys[k])));
+  keys.push_back(keys[3]);   // absent at the start; inserted by the visit of index 3
+  keys.push_back(keys[10]);  // present from the start
+  std::vector<uint64_t> hashes;
+  for (uint64_t k : keys) hashes.push_back(Mix64(k));
+  std::vector<uint32_t> order;
+  for (uint32_t i = 0; i < keys.size(); ++i) order.push_back((i * 17) % keys.size());
+  std::vector<uint32_t> visited, slots;
+  store.VisitBatch(keys.data(), hashes.data(), order.data(), order.size(), kRowBytes, &slots,
+                   [&](uint32_t i, uint32_t slot) {
+                     visited.push_back(i);
+                     EXPECT_EQ(store.FindSlot(keys[i], hashes[i]), slot) << i;
+                     if (slot == RowStore::kNoSlot) {
+                       ASSERT_NE(RowStore::kNoSlot, store.InsertSlot(keys[i], hashes[i]));
+                     }
+                   });
+  EXPECT_EQ(order, visited);
+  EXPECT_EQ(40u, store.size());  // 20 present + 20 inserted, the repeats found
 }
 
 }  // namespace

@@ -217,6 +217,49 @@ TEST(SparseTableTest, DuplicateKeysInOnePushApplyInOrder) {
   EXPECT_EQ(1, rows[10].update_count);
 }
 
+TEST(SparseTableTest, LargeCallsEqualOneKeyCallsBitForBit) {
+  // Calls of hundreds of keys (lookups run ahead of the rows they visit)
+  // with absent keys, repeats of absent keys and present keys must leave the
+  // same rows, and return the same values, as the same keys one call each.
+  for (SparseOptimizerKind kind : {SparseOptimizerKind::kAdagrad, SparseOptimizerKind::kAdam}) {
+    SparseTableOptions options = SmallOptions(kind);
+    options.dim = 18;
+    auto batched = MustCreate(options);
+    auto single = MustCreate(options);
+    std::vector<uint64_t> keys;
+    for (uint64_t k = 0; k < 300; ++k) keys.push_back(k % 170 * 1000003);  // 130 repeats
+    std::vector<float> grads(keys.size() * 18), got(keys.size() * 18), want(keys.size() * 18);
+    std::vector<uint32_t> occ(keys.size());
+    std::vector<uint64_t> got_counts(keys.size()), want_counts(keys.size());
+    for (int round = 0; round < 3; ++round) {
+      for (size_t i = 0; i < grads.size(); ++i) grads[i] = 0.01f * ((i * 7 + round) % 13) - 0.06f;
+      for (size_t i = 0; i < keys.size(); ++i) occ[i] = 1 + (i + round) % 3;
+      ASSERT_TRUE(batched->Pull(keys.data(), keys.size(), true, got.data(), got_counts.data()).ok());
+      ASSERT_TRUE(batched->Push(keys.data(), keys.size(), grads.data(), occ.data(), round).ok());
+      for (size_t i = 0; i < keys.size(); ++i) {
+        ASSERT_TRUE(single->Pull(&keys[i], 1, true, &want[i * 18], &want_counts[i]).ok());
+      }
+      for (size_t i = 0; i < keys.size(); ++i) {
+        ASSERT_TRUE(single->Push(&keys[i], 1, &grads[i * 18], &occ[i], round).ok());
+      }
+      EXPECT_EQ(0, std::memcmp(want.data(), got.data(), sizeof(float) * got.size())) << round;
+      EXPECT_EQ(want_counts, got_counts) << round;
+    }
+    auto a = Snapshot(*batched, kind);
+    auto b = Snapshot(*single, kind);
+    ASSERT_EQ(170u, a.size());
+    ASSERT_EQ(b.size(), a.size());
+    for (const auto& [key, row] : b) {
+      const StoredRow& other = a.at(key);
+      EXPECT_EQ(row.weights, other.weights) << key;
+      EXPECT_EQ(row.state, other.state) << key;
+      EXPECT_EQ(row.count, other.count) << key;
+      EXPECT_EQ(row.update_count, other.update_count) << key;
+      EXPECT_EQ(row.last_update_step, other.last_update_step) << key;
+    }
+  }
+}
+
 TEST(SparseTableTest, RejectsBadPushWithoutApplyingAnything) {
   auto table = MustCreate(SmallOptions(SparseOptimizerKind::kAdagrad));
   const uint64_t keys[2] = {1, 2};
