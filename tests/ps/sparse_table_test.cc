@@ -37,6 +37,14 @@ struct StoredRow {
   int64_t update_count = 0;
 };
 
+void ExpectSameRow(const StoredRow& want, const StoredRow& got, uint64_t key) {
+  EXPECT_EQ(want.weights, got.weights) << key;
+  EXPECT_EQ(want.state, got.state) << key;
+  EXPECT_EQ(want.count, got.count) << key;
+  EXPECT_EQ(want.last_update_step, got.last_update_step) << key;
+  EXPECT_EQ(want.update_count, got.update_count) << key;
+}
+
 // `kind` must be the table's optimiser: it sets how many state floats to copy.
 std::map<uint64_t, StoredRow> Snapshot(const SparseTable& table, SparseOptimizerKind kind) {
   const size_t dim = table.dim();
@@ -249,14 +257,7 @@ TEST(SparseTableTest, LargeCallsEqualOneKeyCallsBitForBit) {
     auto b = Snapshot(*single, kind);
     ASSERT_EQ(170u, a.size());
     ASSERT_EQ(b.size(), a.size());
-    for (const auto& [key, row] : b) {
-      const StoredRow& other = a.at(key);
-      EXPECT_EQ(row.weights, other.weights) << key;
-      EXPECT_EQ(row.state, other.state) << key;
-      EXPECT_EQ(row.count, other.count) << key;
-      EXPECT_EQ(row.update_count, other.update_count) << key;
-      EXPECT_EQ(row.last_update_step, other.last_update_step) << key;
-    }
+    for (const auto& [key, row] : b) ExpectSameRow(row, a.at(key), key);
   }
 }
 
@@ -355,14 +356,7 @@ TEST(SparseTableTest, ImportRowsRoundTripsEveryFieldAndReplaces) {
   ASSERT_TRUE(dest->ImportRows(views.data(), views.size()).ok());
   std::map<uint64_t, StoredRow> got = Snapshot(*dest, kind);
   ASSERT_EQ(want.size() + 1, got.size());
-  for (const auto& [key, row] : want) {
-    const StoredRow& g = got.at(key);
-    EXPECT_EQ(row.weights, g.weights) << key;
-    EXPECT_EQ(row.state, g.state) << key;
-    EXPECT_EQ(row.count, g.count) << key;
-    EXPECT_EQ(row.last_update_step, g.last_update_step) << key;
-    EXPECT_EQ(row.update_count, g.update_count) << key;
-  }
+  for (const auto& [key, row] : want) ExpectSameRow(row, got.at(key), key);
   EXPECT_EQ(1, got.at(5).update_count);
 
   // A non-finite value anywhere refuses the whole call.
