@@ -38,6 +38,12 @@ DEFINE_double(aux_loss_weight, 1.0, "DIEN auxiliary loss weight alpha (0 disable
 DEFINE_bool(dien_query_projection, false,
             "DIEN: project the attention query, v_A' = PReLU(v_A W + b) (reference code)");
 DEFINE_string(aux_net, "mlp", "DIEN auxiliary scorer: mlp or inner_product");
+DEFINE_string(dien_extractor_init, "copy",
+              "DIEN interest extractor start: copy (h_t a running average of tanh(e_t), "
+              "docs/models.md) or glorot");
+DEFINE_double(dien_extractor_update_bias, 3.0, "DIEN extractor update-gate bias with init=copy");
+DEFINE_double(dien_extractor_lr_scale, 0.1,
+              "DIEN extractor's dense learning rate, as a multiple of --dense_lr");
 DEFINE_string(dense_optimizer, "adam", "Dense optimiser: adam or sgd");
 DEFINE_double(dense_lr, 0.002, "Dense learning rate");
 DEFINE_string(sparse_optimizer, "adam", "Embedding optimiser: sgd, adagrad, adam or ftrl");
@@ -114,6 +120,9 @@ StatusOr<TrainerOptions> TrainerOptionsFromFlags() {
   o.model.aux_loss_weight = static_cast<float>(FLAGS_aux_loss_weight);
   ASSIGN_OR_RETURN(o.model.aux_net, ParseAuxNetKind(FLAGS_aux_net));
   o.model.dien_query_projection = FLAGS_dien_query_projection;
+  ASSIGN_OR_RETURN(o.model.dien_extractor_init, ParseExtractorInit(FLAGS_dien_extractor_init));
+  o.model.dien_extractor_update_bias = static_cast<float>(FLAGS_dien_extractor_update_bias);
+  o.model.dien_extractor_lr_scale = static_cast<float>(FLAGS_dien_extractor_lr_scale);
   o.train_files = SplitCommas(FLAGS_train);
   o.test_files = SplitCommas(FLAGS_test);
   if (o.train_files.empty()) return InvalidArgumentError("--train is required");

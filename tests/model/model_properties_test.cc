@@ -124,6 +124,7 @@ TEST(ModelPaddingTest, ExtraPaddedPositionsChangeNothing) {
 TEST(ModelInitTest, DeterministicAndDocumentedValues) {
   ModelConfig c = SmallConfig(ModelKind::kDien);
   c.attention_activation = HiddenActivation::kPrelu;  // head Dice + attention PReLU
+  c.dien_extractor_init = ExtractorInit::kGlorot;     // the copying start: next test
   auto model = MustCreate<double>(c);
   std::vector<double> a(model->num_params()), b(model->num_params()), other(model->num_params());
   model->InitParams(a.data(), 42);
@@ -161,6 +162,45 @@ TEST(ModelInitTest, DeterministicAndDocumentedValues) {
     }
   }
   EXPECT_GE(glorot_views, 3 + 3 + 3 + 2 + 2);  // head, attention, aux, two GRUs
+}
+
+TEST(ModelInitTest, DienExtractorCopyStartAndRate) {
+  // The default start: candidate input weights = identity (columns 2H..3H of
+  // [I x 3H]), recurrent weights 0, update-gate bias b_u in the first H
+  // entries; the extractor's views learn at lr_scale, every other view at 1.
+  ModelConfig c = SmallConfig(ModelKind::kDien);
+  ASSERT_EQ(ExtractorInit::kCopy, c.dien_extractor_init);
+  c.dien_extractor_update_bias = 2.5f;
+  c.dien_extractor_lr_scale = 0.25f;
+  auto model = MustCreate<double>(c);
+  std::vector<double> p(model->num_params());
+  model->InitParams(p.data(), 7);
+  const int h = c.behaviour_dim();
+  int extractor_views = 0;
+  for (const ParamView& v : model->layout()) {
+    const bool extractor = v.name.rfind("dien.extractor.", 0) == 0;
+    EXPECT_EQ(extractor ? 0.25f : 1.0f, v.lr_scale) << v.name;
+    if (!extractor) continue;
+    ++extractor_views;
+    const double* w = p.data() + v.offset;
+    for (size_t i = 0; i < v.size; ++i) {
+      double want = 0.0;
+      if (v.name == "dien.extractor.w_input") {
+        const size_t row = i / (3 * h), col = i % (3 * h);
+        want = col == 2 * h + row ? 1.0 : 0.0;
+      } else if (v.name == "dien.extractor.bias") {
+        want = i < static_cast<size_t>(h) ? 2.5 : 0.0;
+      }
+      ASSERT_EQ(want, w[i]) << v.name << " element " << i;
+    }
+  }
+  EXPECT_EQ(3, extractor_views);
+
+  // The Glorot start keeps the extractor at the full rate only when asked.
+  c.dien_extractor_init = ExtractorInit::kGlorot;
+  c.dien_extractor_lr_scale = 1.0f;
+  auto glorot = MustCreate<double>(c);
+  for (const ParamView& v : glorot->layout()) EXPECT_EQ(1.0f, v.lr_scale) << v.name;
 }
 
 TEST(ModelInitTest, LayoutIsContiguousWithUniqueNames) {
@@ -334,6 +374,10 @@ TEST(ModelConfigTest, CreateRejectsBadConfigs) {
   c.kind = ModelKind::kDien;
   c.aux_loss_weight = -1.0f;
   expect_invalid(c, "negative aux weight");
+  c = ModelConfig();
+  c.kind = ModelKind::kDien;
+  c.dien_extractor_lr_scale = -0.1f;
+  expect_invalid(c, "negative extractor learning-rate scale");
   EXPECT_TRUE(Model<float>::Create(ModelConfig()).ok());
 }
 
@@ -349,6 +393,10 @@ TEST(ModelConfigTest, NamesRoundTrip) {
   EXPECT_FALSE(ParseHiddenActivation("relu").ok());
   EXPECT_EQ(*ParseEvolutionKind("aigru"), EvolutionKind::kAigru);
   EXPECT_FALSE(ParseEvolutionKind("lstm").ok());
+  for (ExtractorInit init : {ExtractorInit::kCopy, ExtractorInit::kGlorot}) {
+    EXPECT_EQ(init, *ParseExtractorInit(ExtractorInitName(init)));
+  }
+  EXPECT_FALSE(ParseExtractorInit("orthogonal").ok());
 }
 
 }  // namespace

@@ -1,5 +1,7 @@
 #include "worker/model/layer_params.h"
 
+#include <glog/logging.h>
+
 namespace dips {
 
 AttentionUnitParams::AttentionUnitParams(const std::string& prefix, int dim, int hidden1,
@@ -83,15 +85,31 @@ double AttentionUnitParams::TrainingFlops(int batch, double positions) const {
   return 3.0 * forward;
 }
 
-GruParams::GruParams(const std::string& prefix, int input_dim, int hidden, ParamLayout* params)
+GruParams::GruParams(const std::string& prefix, int input_dim, int hidden, ParamLayout* params,
+                     const GruStart& start)
     : input_dim_(input_dim), hidden_(hidden) {
+  const size_t input_size = static_cast<size_t>(input_dim) * 3 * hidden;
+  const size_t hidden_size = static_cast<size_t>(hidden) * 3 * hidden;
+  const size_t bias_size = static_cast<size_t>(3) * hidden;
+  if (start.copy_input) {
+    CHECK_EQ(input_dim, hidden) << prefix << ": a copying start needs input_dim == hidden";
+    // Columns [2H, 3H) are the candidate's: x W_h = x there.
+    w_input_ = params->Add(prefix + ".w_input", input_size,
+                           ParamInit::ShiftedIdentity(input_dim, 3 * hidden, 2 * hidden),
+                           start.lr_scale);
+    w_hidden_ = params->Add(prefix + ".w_hidden", hidden_size, ParamInit::Constant(0.0),
+                            start.lr_scale);
+    bias_ = params->Add(prefix + ".bias", bias_size,
+                        ParamInit::LeadingConstant(hidden, start.update_bias), start.lr_scale);
+    return;
+  }
   // Glorot per gate ([I x H] and [H x H] blocks), as three separate
   // matrices would be initialised.
-  w_input_ = params->Add(prefix + ".w_input", static_cast<size_t>(input_dim) * 3 * hidden,
-                         ParamInit::Glorot(input_dim, hidden));
-  w_hidden_ = params->Add(prefix + ".w_hidden", static_cast<size_t>(hidden) * 3 * hidden,
-                          ParamInit::Glorot(hidden, hidden));
-  bias_ = params->Add(prefix + ".bias", static_cast<size_t>(3) * hidden, ParamInit::Constant(0.0));
+  w_input_ = params->Add(prefix + ".w_input", input_size, ParamInit::Glorot(input_dim, hidden),
+                         start.lr_scale);
+  w_hidden_ = params->Add(prefix + ".w_hidden", hidden_size, ParamInit::Glorot(hidden, hidden),
+                          start.lr_scale);
+  bias_ = params->Add(prefix + ".bias", bias_size, ParamInit::Constant(0.0), start.lr_scale);
 }
 
 GruShape GruParams::Shape(int batch, int length) const {
@@ -216,11 +234,19 @@ std::optional<AuxNetParams> MakeAuxNet(const ModelConfig& c, ParamLayout* params
                       c.aux_hidden2, params);
 }
 
+GruStart ExtractorStart(const ModelConfig& c) {
+  GruStart start;
+  start.copy_input = c.dien_extractor_init == ExtractorInit::kCopy;
+  start.update_bias = c.dien_extractor_update_bias;
+  start.lr_scale = c.dien_extractor_lr_scale;
+  return start;
+}
+
 }  // namespace
 
 DienParams::DienParams(const ModelConfig& config, ParamLayout* params, ParamLayout* state)
     : hidden(config.behaviour_dim()),
-      extractor("dien.extractor", config.behaviour_dim(), hidden, params),
+      extractor("dien.extractor", config.behaviour_dim(), hidden, params, ExtractorStart(config)),
       aux(MakeAuxNet(config, params)),
       attention("dien.attention", hidden, config.attention_hidden1, config.attention_hidden2,
                 config.attention_activation, params, state),

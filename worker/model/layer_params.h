@@ -47,9 +47,21 @@ class AttentionUnitParams {
   size_t mean1_ = kNoView, var1_ = kNoView, mean2_ = kNoView, var2_ = kNoView;
 };
 
+// How a GRU's weights start and how fast they learn. The default is Glorot
+// at the full dense rate; `copy_input` (input_dim == hidden) starts it as a
+// leaky copy of its input instead: candidate input weights = identity,
+// recurrent weights 0, update-gate bias `update_bias`, so
+// h_t = (1 - s) h_{t-1} + s tanh(x_t) with s = sigmoid(update_bias).
+struct GruStart {
+  bool copy_input = false;
+  float update_bias = 0.0f;
+  float lr_scale = 1.0f;
+};
+
 class GruParams {
  public:
-  GruParams(const std::string& prefix, int input_dim, int hidden, ParamLayout* params);
+  GruParams(const std::string& prefix, int input_dim, int hidden, ParamLayout* params,
+            const GruStart& start = GruStart());
 
   GruShape Shape(int batch, int length) const;
   template <typename T>

@@ -26,6 +26,12 @@ namespace dips {
 
 enum class ModelKind { kBase, kDin, kDien };
 enum class EvolutionKind { kAugru, kAgru, kAigru };
+// How DIEN's interest extractor starts (docs/models.md, "How the extractor
+// starts"). kCopy: candidate input weights = identity, recurrent weights 0,
+// update-gate bias ModelConfig::dien_extractor_update_bias, so h_t starts as
+// a running average of tanh(e_t), in the coordinates of the embeddings the
+// attention compares it with. kGlorot: Glorot, like every other GRU.
+enum class ExtractorInit { kCopy, kGlorot };
 
 StatusOr<ModelKind> ParseModelKind(const std::string& name);
 const char* ModelKindName(ModelKind kind);
@@ -36,6 +42,9 @@ const char* EvolutionKindName(EvolutionKind kind);
 // "mlp" | "inner_product" (the --aux_net flag's values).
 StatusOr<AuxNetKind> ParseAuxNetKind(const std::string& name);
 const char* AuxNetKindName(AuxNetKind kind);
+// "copy" | "glorot" (the --dien_extractor_init flag's values).
+StatusOr<ExtractorInit> ParseExtractorInit(const std::string& name);
+const char* ExtractorInitName(ExtractorInit init);
 
 struct ModelConfig {
   ModelKind kind = ModelKind::kDin;
@@ -63,6 +72,14 @@ struct ModelConfig {
   // h^T M v through h_t * v_A'), not only elementwise. MODELS.md projects
   // only when sizes differ, so this is off by default.
   bool dien_query_projection = false;
+  // The interest extractor's start and its dense learning rate (a multiple
+  // of the dense rate). Trained from Glorot at the full rate, the extractor
+  // loses h_t's correspondence with v_A before the attention has learned to
+  // use it (docs/results.md, "Why DIEN's attention does not learn here");
+  // training-only, not part of the saved model spec.
+  ExtractorInit dien_extractor_init = ExtractorInit::kCopy;
+  float dien_extractor_update_bias = 3.0f;  // kCopy: b_u, sigma(3) = 0.95
+  float dien_extractor_lr_scale = 0.1f;     // >= 0
   // Dice.
   double dice_momentum = 0.99;
   double dice_eps = 1e-8;
@@ -78,6 +95,7 @@ struct ParamView {
   std::string name;
   size_t offset = 0;
   size_t size = 0;
+  float lr_scale = 1.0f;  // this view's dense learning rate, as a multiple of the optimiser's
 };
 
 template <typename T>

@@ -1,5 +1,6 @@
 // Names of the model options as they appear in flags and configs, and the
 // checks Model<T>::Create runs before building anything.
+#include <cmath>
 #include <string>
 
 #include "worker/model/model.h"
@@ -79,6 +80,22 @@ const char* AuxNetKindName(AuxNetKind kind) {
   return "unknown";
 }
 
+StatusOr<ExtractorInit> ParseExtractorInit(const std::string& name) {
+  if (name == "copy") return ExtractorInit::kCopy;
+  if (name == "glorot") return ExtractorInit::kGlorot;
+  return InvalidArgumentError("unknown extractor init '" + name + "' (want copy or glorot)");
+}
+
+const char* ExtractorInitName(ExtractorInit init) {
+  switch (init) {
+    case ExtractorInit::kCopy:
+      return "copy";
+    case ExtractorInit::kGlorot:
+      return "glorot";
+  }
+  return "unknown";
+}
+
 namespace {
 
 Status RequirePositive(int value, const char* what) {
@@ -109,6 +126,12 @@ Status ValidateModelConfig(const ModelConfig& c) {
     if (c.aux_loss_weight > 0.0f && c.aux_net == AuxNetKind::kMlp) {
       RETURN_IF_ERROR(RequirePositive(c.aux_hidden1, "aux_hidden1"));
       RETURN_IF_ERROR(RequirePositive(c.aux_hidden2, "aux_hidden2"));
+    }
+    if (!(c.dien_extractor_lr_scale >= 0.0f) || !std::isfinite(c.dien_extractor_lr_scale)) {
+      return InvalidArgumentError("dien_extractor_lr_scale must be finite and >= 0");
+    }
+    if (!std::isfinite(c.dien_extractor_update_bias)) {
+      return InvalidArgumentError("dien_extractor_update_bias must be finite");
     }
   }
   if (!(c.dice_momentum >= 0.0 && c.dice_momentum < 1.0)) {

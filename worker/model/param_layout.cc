@@ -7,12 +7,18 @@
 
 namespace dips {
 
-size_t ParamLayout::Add(const std::string& name, size_t size, const ParamInit& init) {
+size_t ParamLayout::Add(const std::string& name, size_t size, const ParamInit& init,
+                        float lr_scale) {
   CHECK_GT(size, 0u) << name;
+  CHECK_GE(lr_scale, 0.0f) << name;
+  if (init.kind == ParamInit::Kind::kShiftedIdentity) {
+    CHECK_EQ(size, static_cast<size_t>(init.rows) * init.cols) << name;
+  }
   ParamView view;
   view.name = name;
   view.offset = size_;
   view.size = size;
+  view.lr_scale = lr_scale;
   views_.push_back(view);
   inits_.push_back(init);
   size_ += size;
@@ -26,9 +32,23 @@ void ParamLayout::Initialize(T* data, uint64_t seed) const {
     const ParamView& view = views_[v];
     const ParamInit& init = inits_[v];
     T* out = data + view.offset;
-    if (init.kind == ParamInit::Kind::kConstant) {
-      for (size_t i = 0; i < view.size; ++i) out[i] = static_cast<T>(init.value);
-      continue;
+    switch (init.kind) {
+      case ParamInit::Kind::kConstant:
+        for (size_t i = 0; i < view.size; ++i) out[i] = static_cast<T>(init.value);
+        continue;
+      case ParamInit::Kind::kShiftedIdentity:
+        for (size_t i = 0; i < view.size; ++i) out[i] = T(0);
+        for (int r = 0; r < init.rows && init.col_offset + r < init.cols; ++r) {
+          out[static_cast<size_t>(r) * init.cols + init.col_offset + r] = T(1);
+        }
+        continue;
+      case ParamInit::Kind::kLeadingConstant:
+        for (size_t i = 0; i < view.size; ++i) {
+          out[i] = i < init.count ? static_cast<T>(init.value) : T(0);
+        }
+        continue;
+      case ParamInit::Kind::kGlorotUniform:
+        break;
     }
     const double limit = std::sqrt(6.0 / (init.fan_in + init.fan_out));
     for (size_t i = 0; i < view.size; ++i) {

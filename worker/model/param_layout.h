@@ -16,20 +16,41 @@ namespace dips {
 
 // How one view is initialised.
 struct ParamInit {
-  enum class Kind { kConstant, kGlorotUniform };
+  enum class Kind { kConstant, kGlorotUniform, kShiftedIdentity, kLeadingConstant };
   Kind kind = Kind::kConstant;
-  double value = 0.0;  // kConstant
+  double value = 0.0;  // kConstant, kLeadingConstant
   int fan_in = 0;      // kGlorotUniform: U(-l, l), l = sqrt(6 / (fan_in + fan_out))
   int fan_out = 0;
+  // kShiftedIdentity: a row-major [rows x cols] matrix, 0 but for 1 at
+  // (i, col_offset + i); kLeadingConstant: `value` in the first `count`
+  // elements, 0 after.
+  int rows = 0, cols = 0, col_offset = 0;
+  size_t count = 0;
 
-  static ParamInit Constant(double v) { return {Kind::kConstant, v, 0, 0}; }
+  static ParamInit Constant(double v) { return {Kind::kConstant, v}; }
   static ParamInit Glorot(int in, int out) { return {Kind::kGlorotUniform, 0.0, in, out}; }
+  static ParamInit ShiftedIdentity(int rows, int cols, int col_offset) {
+    ParamInit init;
+    init.kind = Kind::kShiftedIdentity;
+    init.rows = rows;
+    init.cols = cols;
+    init.col_offset = col_offset;
+    return init;
+  }
+  static ParamInit LeadingConstant(size_t count, double value) {
+    ParamInit init;
+    init.kind = Kind::kLeadingConstant;
+    init.count = count;
+    init.value = value;
+    return init;
+  }
 };
 
 class ParamLayout {
  public:
-  // Appends a view of `size` elements; returns its offset.
-  size_t Add(const std::string& name, size_t size, const ParamInit& init);
+  // Appends a view of `size` elements; returns its offset. `lr_scale`: the
+  // view's dense learning rate as a multiple of the optimiser's (>= 0).
+  size_t Add(const std::string& name, size_t size, const ParamInit& init, float lr_scale = 1.0f);
 
   const std::vector<ParamView>& views() const { return views_; }
   size_t size() const { return size_; }

@@ -46,8 +46,21 @@ const char* DenseOptimizerName(DenseOptimizerKind kind) {
   return "unknown";
 }
 
+std::vector<LearningRateRange> ScaledRanges(const std::vector<ParamView>& views) {
+  std::vector<LearningRateRange> ranges;
+  for (const ParamView& v : views) {
+    if (v.lr_scale == 1.0f) continue;
+    if (!ranges.empty() && ranges.back().end == v.offset && ranges.back().scale == v.lr_scale) {
+      ranges.back().end = v.offset + v.size;  // one range for adjacent views alike
+    } else {
+      ranges.push_back({v.offset, v.offset + v.size, v.lr_scale});
+    }
+  }
+  return ranges;
+}
+
 DenseOptimizer::DenseOptimizer(const DenseOptimizerOptions& options, size_t num_params)
-    : options_(options), num_params_(num_params) {
+    : options_(options), num_params_(num_params), segments_{{0, num_params, 1.0f}} {
   const Status status = ValidateDenseOptimizerOptions(options);
   CHECK(status.ok()) << status.ToString();
   if (options_.kind == DenseOptimizerKind::kAdam) {
@@ -56,16 +69,40 @@ DenseOptimizer::DenseOptimizer(const DenseOptimizerOptions& options, size_t num_
   }
 }
 
+Status DenseOptimizer::SetLearningRateScales(const std::vector<LearningRateRange>& ranges) {
+  std::vector<LearningRateRange> segments;
+  size_t next = 0;  // first parameter not yet in a segment
+  for (const LearningRateRange& r : ranges) {
+    if (r.begin < next || r.end <= r.begin || r.end > num_params_ || !std::isfinite(r.scale) ||
+        r.scale < 0.0f) {
+      return InvalidArgumentError("dense optimizer: learning-rate range [" +
+                                  std::to_string(r.begin) + ", " + std::to_string(r.end) +
+                                  ") scale " + std::to_string(r.scale) +
+                                  " is out of order, empty, beyond the " +
+                                  std::to_string(num_params_) + " parameters or negative");
+    }
+    if (r.begin > next) segments.push_back({next, r.begin, 1.0f});
+    segments.push_back(r);
+    next = r.end;
+  }
+  if (next < num_params_ || segments.empty()) segments.push_back({next, num_params_, 1.0f});
+  segments_ = std::move(segments);
+  return Status::OK();
+}
+
 void DenseOptimizer::Step(const float* grads, float* params) {
-  const float lr = options_.learning_rate;
-  switch (options_.kind) {
-    case DenseOptimizerKind::kSgd:
-      for (size_t i = 0; i < num_params_; ++i) params[i] -= lr * grads[i];
-      break;
-    case DenseOptimizerKind::kAdam: {
-      AdamStep::For(lr, options_.beta1, options_.beta2, options_.epsilon, step_)
-          .Apply(num_params_, grads, m_.data(), v_.data(), params);
-      break;
+  for (const LearningRateRange& part : segments_) {
+    // lr * 1.0f is lr exactly: a buffer without scaled parts steps as one.
+    const float lr = options_.learning_rate * part.scale;
+    const size_t b = part.begin, n = part.end - part.begin;
+    switch (options_.kind) {
+      case DenseOptimizerKind::kSgd:
+        for (size_t i = b; i < part.end; ++i) params[i] -= lr * grads[i];
+        break;
+      case DenseOptimizerKind::kAdam:
+        AdamStep::For(lr, options_.beta1, options_.beta2, options_.epsilon, step_)
+            .Apply(n, grads + b, m_.data() + b, v_.data() + b, params + b);
+        break;
     }
   }
   ++step_;

@@ -1,6 +1,7 @@
 // Optimiser for the dense parameters, which live in one flat float buffer
 // (the model's parameter layout gives named views into it). One loop over the
-// buffer per step; the state buffers have the same layout.
+// buffer per step (one per part where parts learn at different rates); the
+// state buffers have the same layout.
 #ifndef DIPS_WORKER_TRAIN_DENSE_OPTIMIZER_H_
 #define DIPS_WORKER_TRAIN_DENSE_OPTIMIZER_H_
 
@@ -10,6 +11,7 @@
 #include <vector>
 
 #include "common/status.h"
+#include "worker/model/model.h"
 
 namespace dips {
 
@@ -35,9 +37,27 @@ Status ValidateDenseOptimizerOptions(const DenseOptimizerOptions& options);
 StatusOr<DenseOptimizerKind> ParseDenseOptimizerKind(const std::string& name);
 const char* DenseOptimizerName(DenseOptimizerKind kind);
 
+// Parameters [begin, end) learn at `scale` times the optimiser's rate.
+struct LearningRateRange {
+  size_t begin = 0;
+  size_t end = 0;
+  float scale = 1.0f;
+};
+
+// The views whose lr_scale is not 1, as ranges in buffer order (a model's
+// layout lists its views in buffer order).
+std::vector<LearningRateRange> ScaledRanges(const std::vector<ParamView>& views);
+
 class DenseOptimizer {
  public:
   DenseOptimizer(const DenseOptimizerOptions& options, size_t num_params);
+
+  // From now on each range learns at its scale times the rate (SGD: lr;
+  // Adam: lr in the update, the moments are unchanged); parameters outside
+  // every range keep the full rate. InvalidArgument (and no change) unless
+  // the ranges are in order, disjoint, non-empty, within the buffer, with
+  // finite scales >= 0.
+  Status SetLearningRateScales(const std::vector<LearningRateRange>& ranges);
 
   // params -= update(grads). Not thread-safe; call from one thread.
   void Step(const float* grads, float* params);
@@ -55,6 +75,8 @@ class DenseOptimizer {
  private:
   DenseOptimizerOptions options_;
   size_t num_params_;
+  // The whole buffer, in order, each part with its rate's scale.
+  std::vector<LearningRateRange> segments_;
   int64_t step_ = 0;
   std::vector<float> m_;
   std::vector<float> v_;

@@ -79,6 +79,7 @@ Status TrainerImpl::Init() {
   sync_buffer_.resize(model.num_params() + 1);
   eval_state_.resize(model.num_state());
   dense_optimizer_ = std::make_unique<DenseOptimizer>(options_.dense_optimizer, params_.size());
+  RETURN_IF_ERROR(dense_optimizer_->SetLearningRateScales(ScaledRanges(model.layout())));
   if (options_.dense_sync != nullptr && options_.max_staleness >= 1 &&
       options_.overlap_dense_sync) {
     background_average_ = std::make_unique<BackgroundAverage>(options_.dense_sync);
