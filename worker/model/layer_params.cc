@@ -88,28 +88,22 @@ double AttentionUnitParams::TrainingFlops(int batch, double positions) const {
 GruParams::GruParams(const std::string& prefix, int input_dim, int hidden, ParamLayout* params,
                      const GruStart& start)
     : input_dim_(input_dim), hidden_(hidden) {
-  const size_t input_size = static_cast<size_t>(input_dim) * 3 * hidden;
-  const size_t hidden_size = static_cast<size_t>(hidden) * 3 * hidden;
-  const size_t bias_size = static_cast<size_t>(3) * hidden;
-  if (start.copy_input) {
-    CHECK_EQ(input_dim, hidden) << prefix << ": a copying start needs input_dim == hidden";
-    // Columns [2H, 3H) are the candidate's: x W_h = x there.
-    w_input_ = params->Add(prefix + ".w_input", input_size,
-                           ParamInit::ShiftedIdentity(input_dim, 3 * hidden, 2 * hidden),
-                           start.lr_scale);
-    w_hidden_ = params->Add(prefix + ".w_hidden", hidden_size, ParamInit::Constant(0.0),
-                            start.lr_scale);
-    bias_ = params->Add(prefix + ".bias", bias_size,
-                        ParamInit::LeadingConstant(hidden, start.update_bias), start.lr_scale);
-    return;
-  }
-  // Glorot per gate ([I x H] and [H x H] blocks), as three separate
-  // matrices would be initialised.
-  w_input_ = params->Add(prefix + ".w_input", input_size, ParamInit::Glorot(input_dim, hidden),
-                         start.lr_scale);
-  w_hidden_ = params->Add(prefix + ".w_hidden", hidden_size, ParamInit::Glorot(hidden, hidden),
-                          start.lr_scale);
-  bias_ = params->Add(prefix + ".bias", bias_size, ParamInit::Constant(0.0), start.lr_scale);
+  const bool copy = start.copy_input;
+  CHECK(!copy || input_dim == hidden) << prefix << ": a copying start needs input_dim == hidden";
+  // Glorot per gate ([I x H] and [H x H] blocks), as three separate matrices
+  // would be initialised; or the copying start, whose candidate columns
+  // [2H, 3H) of the input weights are the identity (x W_h = x).
+  const ParamInit input_init = copy ? ParamInit::ShiftedIdentity(input_dim, 3 * hidden, 2 * hidden)
+                                    : ParamInit::Glorot(input_dim, hidden);
+  const ParamInit hidden_init = copy ? ParamInit::Constant(0.0) : ParamInit::Glorot(hidden, hidden);
+  const ParamInit bias_init =
+      copy ? ParamInit::LeadingConstant(hidden, start.update_bias) : ParamInit::Constant(0.0);
+  w_input_ = params->Add(prefix + ".w_input", static_cast<size_t>(input_dim) * 3 * hidden,
+                         input_init, start.lr_scale);
+  w_hidden_ = params->Add(prefix + ".w_hidden", static_cast<size_t>(hidden) * 3 * hidden,
+                          hidden_init, start.lr_scale);
+  bias_ = params->Add(prefix + ".bias", static_cast<size_t>(3) * hidden, bias_init,
+                      start.lr_scale);
 }
 
 GruShape GruParams::Shape(int batch, int length) const {

@@ -26,8 +26,8 @@ namespace dips {
 
 enum class ModelKind { kBase, kDin, kDien };
 enum class EvolutionKind { kAugru, kAgru, kAigru };
-// How DIEN's interest extractor starts (docs/models.md, "How the extractor
-// starts"). kCopy: candidate input weights = identity, recurrent weights 0,
+// How DIEN's interest extractor starts (docs/models.md, "How DIEN's interest
+// extractor starts"). kCopy: candidate input weights = identity, recurrent weights 0,
 // update-gate bias ModelConfig::dien_extractor_update_bias, so h_t starts as
 // a running average of tanh(e_t), in the coordinates of the embeddings the
 // attention compares it with. kGlorot: Glorot, like every other GRU.
