@@ -15,6 +15,8 @@ using Clock = std::chrono::steady_clock;
 // Deadlines are checked at least this often while requests are in flight.
 constexpr int kMaxPollMs = 100;
 constexpr int kMaxReceiveBurst = 64;
+// A shard whose socket refused a request is offered it again this often.
+constexpr int kResendPollMs = 5;
 
 void FillShardStats(const wire::ResponseHeader& header, ShardStats* stats) {
   stats->rows = header.table_stats().rows();
@@ -73,6 +75,7 @@ Status ClientIo::Start() {
       socket.connect(endpoint);
       sockets_.push_back(std::move(socket));
     }
+    unsent_.resize(sockets_.size());
   } catch (const zmq::error_t& e) {
     return UnavailableError(std::string("connecting to parameter servers: ") + e.what());
   }
@@ -102,6 +105,9 @@ void ClientIo::Loop() {
   while (!stop_.load()) {
     SendQueued();
     long timeout_ms = pending_.empty() ? -1 : kMaxPollMs;
+    for (const std::deque<uint64_t>& waiting : unsent_) {
+      if (!waiting.empty()) timeout_ms = std::min<long>(timeout_ms, kResendPollMs);
+    }
     for (const auto& [id, p] : pending_) {
       const auto left =
           std::chrono::duration_cast<std::chrono::milliseconds>(p.deadline - Clock::now());
@@ -138,6 +144,7 @@ void ClientIo::Loop() {
 }
 
 void ClientIo::SendQueued() {
+  for (size_t shard = 0; shard < unsent_.size(); ++shard) SendWaiting(static_cast<int>(shard));
   std::vector<ShardRequest> queued;
   {
     std::lock_guard<std::mutex> lock(queue_mu_);
@@ -147,25 +154,43 @@ void ClientIo::SendQueued() {
   for (ShardRequest& r : queued) {
     const auto deadline = now + std::chrono::milliseconds(r.timeout_ms > 0 ? r.timeout_ms
                                                           : options_.request_timeout_ms);
-    zmq::socket_t& socket = sockets_[r.shard];
-    Status status;
-    try {
-      // A full send queue (the shard is unreachable and we keep sending)
-      // fails the request instead of blocking every other shard.
-      if (!zmq::send_multipart(socket, r.frames, zmq::send_flags::dontwait)) {
-        status = UnavailableError(ShardName(r.shard) + ": send queue full; server unreachable");
-      }
-    } catch (const zmq::error_t& e) {
-      status = UnavailableError(ShardName(r.shard) + ": send failed: " + e.what());
-    }
-    if (!status.ok()) {
-      tickets_->Complete(r.ticket, status);
+    const uint64_t id = r.request_id;
+    const int shard = r.shard;
+    Pending& pending = pending_.emplace(id, Pending{std::move(r), deadline}).first->second;
+    // Behind a shard's waiting requests, to keep its requests in order.
+    if (!unsent_[shard].empty()) {
+      unsent_[shard].push_back(id);
       continue;
     }
-    r.frames.clear();
-    const uint64_t id = r.request_id;
-    pending_.emplace(id, Pending{std::move(r), deadline});
+    if (TrySend(pending) == SendResult::kWouldBlock) unsent_[shard].push_back(id);
   }
+}
+
+void ClientIo::SendWaiting(int shard) {
+  std::deque<uint64_t>& waiting = unsent_[shard];
+  while (!waiting.empty()) {
+    auto it = pending_.find(waiting.front());
+    if (it != pending_.end() && TrySend(it->second) == SendResult::kWouldBlock) return;
+    waiting.pop_front();
+  }
+}
+
+// A socket that will not take a request now (a full send queue, or a shard
+// whose handshake failed and so has no connection) keeps it waiting rather
+// than failing it at once: it is then answered, or fails at its deadline
+// with the message that names the likely causes, whatever the timing.
+ClientIo::SendResult ClientIo::TrySend(Pending& pending) {
+  ShardRequest& r = pending.request;
+  try {
+    if (!zmq::send_multipart(sockets_[r.shard], r.frames, zmq::send_flags::dontwait)) {
+      return SendResult::kWouldBlock;
+    }
+  } catch (const zmq::error_t& e) {
+    Finish(r.request_id, UnavailableError(ShardName(r.shard) + ": send failed: " + e.what()));
+    return SendResult::kFailed;
+  }
+  r.frames.clear();
+  return SendResult::kSent;
 }
 
 void ClientIo::ReceiveFrom(int shard) {
@@ -281,7 +306,8 @@ void ClientIo::ExpireDeadlines() {
     const ShardRequest& r = pending_.at(id).request;
     Finish(id, DeadlineExceededError(
                    ShardName(r.shard) + " did not answer " + RequestKindName(r.kind) +
-                   " within " + std::to_string(options_.request_timeout_ms) +
+                   " within " +
+                   std::to_string(r.timeout_ms > 0 ? r.timeout_ms : options_.request_timeout_ms) +
                    " ms (server down or unreachable, or the CURVE handshake was refused: "
                    "check the job's server public key and client key pair)"));
   }

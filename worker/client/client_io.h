@@ -10,6 +10,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <deque>
 #include <mutex>
 #include <thread>
 #include <unordered_map>
@@ -67,9 +68,14 @@ class ClientIo {
     ShardRequest request;
     std::chrono::steady_clock::time_point deadline;
   };
+  enum class SendResult { kSent, kWouldBlock, kFailed };
 
   void Loop();
   void SendQueued();
+  // Sends as many of `shard`'s waiting requests as its socket takes, oldest
+  // first.
+  void SendWaiting(int shard);
+  SendResult TrySend(Pending& pending);
   void ReceiveFrom(int shard);
   Status ReadReply(int shard, std::vector<zmq::message_t>& reply, uint64_t* request_id);
   Status DeliverPull(const Pending& pending, std::vector<zmq::message_t>& reply);
@@ -88,7 +94,11 @@ class ClientIo {
   std::mutex queue_mu_;
   std::vector<ShardRequest> queue_ GUARDED_BY(queue_mu_);
   // Only the I/O thread touches these.
-  std::unordered_map<uint64_t, Pending> pending_;
+  std::unordered_map<uint64_t, Pending> pending_;  // sent or waiting to be sent
+  // Per shard, ids in pending_ not yet taken by the socket, oldest first
+  // (a full send queue, or no connection: the handshake was refused). Ids
+  // that expired meanwhile are skipped.
+  std::vector<std::deque<uint64_t>> unsent_;
   uint64_t stale_replies_ = 0;  // replies to requests that already timed out
 };
 
