@@ -35,8 +35,8 @@ DEFINE_double(target_current_rate, 0.3, "gen: share of targets from a current in
 DEFINE_double(target_history_rate, 0.3, "gen: share of targets from a history category");
 DEFINE_double(click_bias, -2.0, "gen: bias of the click logit");
 DEFINE_double(recent_weight, 2.6, "gen: logit weight, target category in the recent window");
-DEFINE_double(older_weight, 1.2, "gen: logit weight, target category only in older history");
-DEFINE_double(shop_weight, 0.6, "gen: logit weight, target shop in the history");
+DEFINE_double(older_weight, 0.0, "gen: logit weight, target category only in older history");
+DEFINE_double(shop_weight, 2.5, "gen: logit weight, target shop in the history");
 DEFINE_int32(recent_window, 3, "gen: behaviours that count as recent");
 
 namespace dips {

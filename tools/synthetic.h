@@ -33,8 +33,13 @@ namespace dips {
 struct ClickModelOptions {
   double bias = -2.0;
   double recent_weight = 2.6;   // target category in the last recent_window behaviours
-  double older_weight = 1.2;    // target category in the history, but not recently
-  double shop_weight = 0.6;     // target shop anywhere in the history
+  // Target category in the history, but not recently. 0 by default: an
+  // interest the user has drifted away from no longer pulls, which is the
+  // structure only an order-aware model (DIEN) can use (docs/datasets.md).
+  double older_weight = 0.0;
+  // Target shop anywhere in the history: loyalty to a shop, an exact match
+  // that attention (DIN) picks out and sum pooling (Base) blurs.
+  double shop_weight = 2.5;
   double quality_weight = 0.5;  // per-item quality, uniform in [-1, 1]
   double profile_weight = 0.4;  // affinity(age, gender, category) in {-1, 0, 1}
   double hour_weight = 0.3;     // peaks at 20:00

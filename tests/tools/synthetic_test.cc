@@ -135,14 +135,17 @@ TEST(SyntheticTest, LinesFollowDipsV1AndSummaryMatches) {
 }
 
 // The label must depend on where the target's category sits in the history:
-// in the recent window (what only order-aware DIEN sees), only further back
-// (what DIN's attention finds), or nowhere. Expected gaps follow from the
-// click model's weights; other terms and the shop term blur them, so the
-// test asks for half of each.
+// in the recent window (what only order-aware DIEN sees), only further back,
+// or nowhere. Expected gaps follow from the click model's weights; other
+// terms blur them, so the test asks for half of each. The weights are set
+// here, with the shop term off, so that each category term is measured on
+// its own (the default older weight is 0).
 TEST(SyntheticTest, LabelDependsOnRecentHistory) {
   TempDir dir;
   SyntheticOptions o = SmallOptions(dir);
   o.train_samples = 60000;
+  o.click.older_weight = 1.2;
+  o.click.shop_weight = 0.0;
   ASSERT_TRUE(GenerateSynthetic(o).ok());
   std::vector<std::string> lines = ReadLines(o.train_path);
   enum { kLast = 0, kRecent, kOlder, kAbsent, kNumGroups };
@@ -187,6 +190,48 @@ TEST(SyntheticTest, LabelDependsOnRecentHistory) {
   EXPECT_GT(rate[kLast] - rate[kAbsent], 0.5 * recent_vs_absent);
   EXPECT_GT(rate[kRecent] - rate[kOlder], 0.5 * recent_vs_older);
   EXPECT_GT(rate[kOlder] - rate[kAbsent], 0.5 * older_vs_absent);
+}
+
+// With the default weights, a target whose shop the user has bought from is
+// clicked more, both when its category is recent and when it is only in
+// older history (where the category alone adds nothing by default). Shops
+// belong to one category, so the groups are taken within a category group.
+TEST(SyntheticTest, LabelDependsOnShopInHistory) {
+  TempDir dir;
+  SyntheticOptions o = SmallOptions(dir);
+  o.train_samples = 60000;
+  ASSERT_TRUE(GenerateSynthetic(o).ok());
+  std::vector<std::string> lines = ReadLines(o.train_path);
+  const size_t window = static_cast<size_t>(o.click.recent_window);
+  // [category recent?][shop in history?]
+  double clicks[2][2] = {{0}}, count[2][2] = {{0}};
+  for (size_t i = 1; i < lines.size(); ++i) {
+    std::vector<std::string> cols = Split(lines[i], '\t');
+    std::vector<std::string> cats = HistoryOf(cols[6]);
+    std::vector<std::string> shops = HistoryOf(cols[7]);
+    int last_pos = -1;
+    for (size_t j = 0; j < cats.size(); ++j) {
+      if (cats[j] == cols[3]) last_pos = static_cast<int>(j);
+    }
+    if (last_pos < 0) continue;
+    const int recent = static_cast<size_t>(last_pos) + window >= cats.size() ? 1 : 0;
+    int shop_seen = 0;
+    for (const std::string& shop : shops) shop_seen |= shop == cols[4] ? 1 : 0;
+    clicks[recent][shop_seen] += cols[0] == "1" ? 1 : 0;
+    count[recent][shop_seen] += 1;
+  }
+  const ClickModelOptions& w = o.click;
+  const double base[2] = {w.bias + w.older_weight, w.bias + w.recent_weight};
+  for (int recent = 0; recent < 2; ++recent) {
+    for (int seen = 0; seen < 2; ++seen) {
+      ASSERT_GT(count[recent][seen], 1000) << recent << seen << " too small to measure";
+    }
+    const double gap = clicks[recent][1] / count[recent][1] - clicks[recent][0] / count[recent][0];
+    const double expected = Sigmoid(base[recent] + w.shop_weight) - Sigmoid(base[recent]);
+    std::printf("category %s: shop seen vs not, positive rate gap %.3f (weights alone: %.3f)\n",
+                recent ? "recent" : "older only", gap, expected);
+    EXPECT_GT(gap, 0.5 * expected);
+  }
 }
 
 // Throughput: generation and formatting without the disk (/dev/null), per
