@@ -15,6 +15,7 @@ using table_internal::Grouping;
 MemorySparseTable::MemorySparseTable(const SparseTableOptions& options)
     : options_(options),
       layout_(options.dim, StateFloatsPerWeight(options.optimizer.kind)),
+      updater_(options.optimizer),
       stripe_mask_(static_cast<uint64_t>(options.num_stripes) - 1) {
   CHECK(ValidateSparseTableOptions(options).ok()) << "options were not validated";
   const size_t sketch =
@@ -131,7 +132,7 @@ Status MemorySparseTable::Push(const uint64_t* keys, size_t n, const float* grad
         ++tally.created;
         tally.admissions += admission;
       }
-      table_internal::ApplyPush(options_, layout_, grads + i * dim,
+      table_internal::ApplyPush(updater_, options_, layout_, grads + i * dim,
                                 occurrences != nullptr ? occurrences[i] : 0, step, row);
     });
   }

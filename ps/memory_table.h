@@ -57,6 +57,7 @@ class MemorySparseTable final : public SparseTable {
 
   const SparseTableOptions options_;
   const RowLayout layout_;
+  const SparseUpdater updater_;
   const uint64_t stripe_mask_;
   std::vector<std::unique_ptr<Stripe>> stripes_;
   table_internal::TableCounters counters_;

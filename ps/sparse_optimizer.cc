@@ -104,4 +104,20 @@ void ApplySparseUpdate(const SparseOptimizerOptions& options, int dim, const flo
   LOG(FATAL) << "unknown sparse optimizer kind " << static_cast<int>(options.kind);
 }
 
+SparseUpdater::SparseUpdater(const SparseOptimizerOptions& options)
+    : options_(options),
+      adam_(options.beta1, options.beta2,
+            options.kind == SparseOptimizerKind::kAdam ? int64_t{1} << 18 : 0) {}
+
+void SparseUpdater::Apply(int dim, const float* grad, int64_t update_count, float* weights,
+                          float* state) const {
+  if (options_.kind == SparseOptimizerKind::kAdam) {
+    sparse_optimizers::AdamApply(
+        adam_.Step(options_.learning_rate, options_.epsilon, update_count), dim, grad, weights,
+        state);
+    return;
+  }
+  ApplySparseUpdate(options_, dim, grad, update_count, weights, state);
+}
+
 }  // namespace dips

@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <string>
 
+#include "common/adam.h"
 #include "common/status.h"
 
 namespace dips {
@@ -54,6 +55,21 @@ void InitSparseOptimizerState(const SparseOptimizerOptions& options, int dim,
 void ApplySparseUpdate(const SparseOptimizerOptions& options, int dim,
                        const float* grad, int64_t update_count,
                        float* weights, float* state);
+
+// ApplySparseUpdate for a table's (valid) options, with what they imply
+// computed once: for Adam, the bias corrections of the first updates
+// (AdamCorrections), looked up instead of two pow calls per row. The same
+// floats as ApplySparseUpdate. Immutable, so any thread may use it.
+class SparseUpdater {
+ public:
+  explicit SparseUpdater(const SparseOptimizerOptions& options);
+  void Apply(int dim, const float* grad, int64_t update_count, float* weights,
+             float* state) const;
+
+ private:
+  const SparseOptimizerOptions options_;
+  const AdamCorrections adam_;  // only read for Adam
+};
 
 }  // namespace dips
 

@@ -87,11 +87,12 @@ void InitRow(const SparseTableOptions& options, const RowLayout& layout, uint64_
   InitSparseOptimizerState(options.optimizer, options.dim, weights, layout.state(row));
 }
 
-void ApplyPush(const SparseTableOptions& options, const RowLayout& layout, const float* grad,
-               uint32_t occurrences, int64_t step, uint8_t* row) {
+void ApplyPush(const SparseUpdater& updater, const SparseTableOptions& options,
+               const RowLayout& layout, const float* grad, uint32_t occurrences, int64_t step,
+               uint8_t* row) {
   RowHeader* header = RowLayout::header(row);
-  ApplySparseUpdate(options.optimizer, options.dim, grad, header->update_count,
-                    RowLayout::weights(row), layout.state(row));
+  updater.Apply(options.dim, grad, header->update_count, RowLayout::weights(row),
+                layout.state(row));
   ++header->update_count;
   header->count += occurrences;
   header->last_update_step = step;

@@ -13,6 +13,7 @@
 #include "common/feature_key.h"
 #include "common/status.h"
 #include "ps/row_layout.h"
+#include "ps/sparse_optimizer.h"
 #include "ps/sparse_table.h"
 
 namespace dips {
@@ -31,9 +32,10 @@ Status StoreFull(uint64_t key);
 // state, last_update_step = -1.
 void InitRow(const SparseTableOptions& options, const RowLayout& layout, uint64_t key,
              uint8_t* row);
-// One push of `grad` to `row`.
-void ApplyPush(const SparseTableOptions& options, const RowLayout& layout, const float* grad,
-               uint32_t occurrences, int64_t step, uint8_t* row);
+// One push of `grad` to `row`; `updater` is built from options.optimizer.
+void ApplyPush(const SparseUpdater& updater, const SparseTableOptions& options,
+               const RowLayout& layout, const float* grad, uint32_t occurrences, int64_t step,
+               uint8_t* row);
 // Overwrites `row` with the imported view.
 void CopyImport(const RowLayout& layout, const RowView& view, uint8_t* row);
 RowView ViewOf(const RowLayout& layout, uint64_t key, const uint8_t* row);

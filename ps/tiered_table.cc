@@ -116,6 +116,7 @@ TieredSparseTable::TieredSparseTable(const TieredTableOptions& options,
                                      size_t capacity, size_t rows_per_chunk)
     : options_(options),
       layout_(options.table.dim, StateFloatsPerWeight(options.table.optimizer.kind)),
+      updater_(options.table.optimizer),
       tier_(std::move(tier)),
       column_(column),
       capacity_(capacity),
@@ -300,7 +301,8 @@ Status TieredSparseTable::RunChunk(Stripe* stripe, Call* call, const uint32_t* i
         if (call->counts != nullptr) call->counts[i] = RowLayout::header(row)->count;
         break;
       case TieredOp::kPush:
-        table_internal::ApplyPush(options_.table, layout_, call->grads + size_t{i} * dim,
+        table_internal::ApplyPush(updater_, options_.table, layout_,
+                                  call->grads + size_t{i} * dim,
                                   call->occurrences != nullptr ? call->occurrences[i] : 0,
                                   call->step, row);
         stripe->flags[slot] |= kDirty;

@@ -153,6 +153,7 @@ class TieredSparseTable final : public SparseTable {
 
   const TieredTableOptions options_;
   const RowLayout layout_;
+  const SparseUpdater updater_;
   const std::shared_ptr<RocksTier> tier_;
   RocksTier::Column* const column_;
   const size_t capacity_;  // rows per stripe

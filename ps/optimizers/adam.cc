@@ -19,9 +19,13 @@ void AdamInitState(int dim, float* state) {
 void AdamUpdate(const SparseOptimizerOptions& options, int dim, const float* grad,
                 int64_t update_count, float* weights, float* state) {
   // The row's own update count drives the bias correction (lazy Adam).
-  AdamStep::For(options.learning_rate, options.beta1, options.beta2, options.epsilon,
-                update_count)
-      .Apply(static_cast<size_t>(dim), grad, /*m=*/state, /*v=*/state + dim, weights);
+  AdamApply(AdamStep::For(options.learning_rate, options.beta1, options.beta2, options.epsilon,
+                          update_count),
+            dim, grad, weights, state);
+}
+
+void AdamApply(const AdamStep& step, int dim, const float* grad, float* weights, float* state) {
+  step.Apply(static_cast<size_t>(dim), grad, /*m=*/state, /*v=*/state + dim, weights);
 }
 
 }  // namespace sparse_optimizers

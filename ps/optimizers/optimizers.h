@@ -10,6 +10,7 @@
 
 #include <cstdint>
 
+#include "common/adam.h"
 #include "ps/sparse_optimizer.h"
 
 namespace dips {
@@ -32,6 +33,8 @@ inline constexpr int kAdamStateFloats = 2;
 void AdamInitState(int dim, float* state);
 void AdamUpdate(const SparseOptimizerOptions& options, int dim, const float* grad,
                 int64_t update_count, float* weights, float* state);
+// One row's update with the step's coefficients already chosen.
+void AdamApply(const AdamStep& step, int dim, const float* grad, float* weights, float* state);
 
 // FTRL-proximal: state = [z(dim), n(dim)].
 inline constexpr int kFtrlStateFloats = 2;

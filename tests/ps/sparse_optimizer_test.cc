@@ -2,6 +2,7 @@
 // step, for a few steps and two or three weights.
 #include "ps/sparse_optimizer.h"
 
+#include <algorithm>
 #include <cmath>
 #include <vector>
 
@@ -161,6 +162,56 @@ TEST(SparseOptimizerTest, AdamBiasCorrectionUsesRowUpdateCount) {
     // About 2.5 lr instead of lr: the count, not the state, sets the step.
     EXPECT_GT(std::fabs(w_late[i] - w[i]), 0.01f);
   }
+}
+
+// The table's updater looks Adam's corrections up instead of calling pow; it
+// must give the very floats ApplySparseUpdate gives, at every update count:
+// inside the table, at its end, far past it, and for betas whose corrections
+// do not reach 1.0f within the table (where it falls back to pow).
+TEST(SparseOptimizerTest, UpdaterEqualsApplySparseUpdateBitForBit) {
+  const float grad[3] = {1e-3f, -7.0f, 250.0f};
+  struct Betas {
+    float beta1, beta2;
+    bool saturates;  // within the 2^18-update table
+  };
+  for (const Betas& b : {Betas{0.9f, 0.999f, true}, Betas{0.5f, 0.99f, true},
+                         Betas{0.9f, 0.99999f, false}, Betas{0.0f, 0.0f, true}}) {
+    SparseOptimizerOptions options;
+    options.kind = SparseOptimizerKind::kAdam;
+    options.learning_rate = 0.01f;
+    options.beta1 = b.beta1;
+    options.beta2 = b.beta2;
+    const AdamCorrections corrections(b.beta1, b.beta2);
+    EXPECT_EQ(corrections.saturated(), b.saturates) << b.beta2;
+    const SparseUpdater updater(options);
+    std::vector<int64_t> counts = {0, 1, 2, 100, 1000, 17000, 17500, 18000, 100000,
+                                   (int64_t{1} << 18) - 1, int64_t{1} << 18, int64_t{1} << 40};
+    const int64_t end = static_cast<int64_t>(corrections.tabulated());
+    for (int64_t c : {end - 1, end, end + 1}) {
+      if (c >= 0) counts.push_back(c);
+    }
+    for (int64_t count = 0; count < 40000; count += 7) counts.push_back(count);
+    for (int64_t count : counts) {
+      float w_ref[3] = {0.5f, -0.25f, 2.0f}, w[3] = {0.5f, -0.25f, 2.0f};
+      float state_ref[6] = {0.1f, -0.2f, 3.0f, 0.04f, 0.5f, 9.0f};
+      float state[6];
+      std::copy(state_ref, state_ref + 6, state);
+      ApplySparseUpdate(options, 3, grad, count, w_ref, state_ref);
+      updater.Apply(3, grad, count, w, state);
+      for (int i = 0; i < 3; ++i) {
+        ASSERT_EQ(w_ref[i], w[i]) << "beta2 " << b.beta2 << " count " << count << " weight " << i;
+      }
+      for (int i = 0; i < 6; ++i) ASSERT_EQ(state_ref[i], state[i]) << count;
+    }
+  }
+  // Other kinds go through ApplySparseUpdate unchanged.
+  SparseOptimizerOptions adagrad;
+  float w_ref[3] = {1, 2, 3}, w[3] = {1, 2, 3}, acc_ref[3], acc[3];
+  InitSparseOptimizerState(adagrad, 3, w_ref, acc_ref);
+  InitSparseOptimizerState(adagrad, 3, w, acc);
+  ApplySparseUpdate(adagrad, 3, grad, 5, w_ref, acc_ref);
+  SparseUpdater(adagrad).Apply(3, grad, 5, w, acc);
+  for (int i = 0; i < 3; ++i) EXPECT_EQ(w_ref[i], w[i]);
 }
 
 // FTRL-proximal in double, straight from McMahan et al. 2013, Algorithm 1.
