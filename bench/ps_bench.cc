@@ -10,7 +10,9 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
+#include <stdexcept>
 #include <functional>
 #include <future>
 #include <thread>
@@ -31,6 +33,9 @@ DEFINE_bool(curve, true, "encrypt and authenticate both paths with CURVE");
 DEFINE_double(min_seconds, 0.3, "minimum duration of one timed trial");
 DEFINE_int32(trials, 5, "paired trials per measurement; medians are reported");
 DEFINE_int32(server_threads, 2, "PsServer worker threads");
+DEFINE_string(dims, "18,36", "row widths to measure, comma-separated");
+DEFINE_string(key_counts, "1000,10000,100000", "unique keys per request, comma-separated");
+DEFINE_string(ops, "pull,push", "operations to measure, comma-separated");
 DEFINE_int64(max_keys_per_request, 8192,
              "PsClient splits larger pulls/pushes into requests of this many keys (0: never)");
 
@@ -39,6 +44,36 @@ namespace {
 
 // Calls per second of `op` over one trial of at least --min_seconds.
 double Rate(const std::function<void()>& op) { return CallRate(op, FLAGS_min_seconds); }
+
+std::vector<int64_t> ParseList(const std::string& text) {
+  std::vector<int64_t> out;
+  size_t begin = 0;
+  while (begin <= text.size()) {
+    const size_t end = std::min(text.find(',', begin), text.size());
+    if (end > begin) {
+      const std::string item = text.substr(begin, end - begin);
+      size_t used = 0;
+      int64_t value = 0;
+      try {
+        value = std::stoll(item, &used);
+      } catch (const std::exception&) {
+        used = 0;
+      }
+      if (used != item.size() || value < 1) {
+        std::fprintf(stderr, "ps_bench: '%s' in '%s' is not a positive integer\n", item.c_str(),
+                     text.c_str());
+        std::exit(2);
+      }
+      out.push_back(value);
+    }
+    begin = end + 1;
+  }
+  return out;
+}
+
+bool Listed(const std::string& list, const std::string& name) {
+  return ("," + list + ",").find("," + name + ",") != std::string::npos;
+}
 
 double Median(std::vector<double> v) {
   std::sort(v.begin(), v.end());
@@ -131,7 +166,7 @@ void Run() {
 
   std::printf("%-4s %-3s %7s | %12s %8s | %12s %8s | %6s | %12s\n", "op", "dim", "keys",
               "ps keys/s", "ps GB/s", "raw keys/s", "raw GB/s", "ratio", "table keys/s");
-  for (int dim : {18, 36}) {
+  for (const int64_t dim : ParseList(FLAGS_dims)) {
     SparseTableOptions table_options;
     table_options.dim = dim;
     table_options.optimizer.kind = SparseOptimizerKind::kAdagrad;
@@ -155,7 +190,8 @@ void Run() {
     client_options.client_secret_key = client_keys.secret_key;
     auto client = PsClient::Create(client_options).value();
 
-    for (size_t n : {size_t{1000}, size_t{10000}, size_t{100000}}) {
+    for (const int64_t count : ParseList(FLAGS_key_counts)) {
+      const size_t n = static_cast<size_t>(count);
       std::vector<uint64_t> keys(n);
       for (size_t i = 0; i < n; ++i) keys[i] = Mix64(n * 31 + i);
       std::sort(keys.begin(), keys.end());  // unique and sorted, as a batch has them
@@ -183,6 +219,7 @@ void Run() {
            [&] { CHECK(reference->Push(keys.data(), n, grads.data(), occurrences.data(), 0).ok()); }},
       };
       for (const Op& op : ops) {
+        if (!Listed(FLAGS_ops, op.name)) continue;
         // Raw replies carry at least the 8-byte size word's worth of header.
         const Sizes raw_sizes{op.sizes.request, std::max<size_t>(op.sizes.reply, 16)};
         const Paired paired = MeasurePair(op.ps, [&] { raw_exchange(raw_sizes); });
@@ -191,8 +228,8 @@ void Run() {
         op.table();
         const double table_rate = Rate(op.table);
         const double bytes = static_cast<double>(op.sizes.request + op.sizes.reply);
-        std::printf("%-4s %-3d %7zu | %12.3g %8.3f | %12.3g %8.3f | %6.2f | %12.3g\n", op.name,
-                    dim, n, ps_rate * n, ps_rate * bytes / 1e9, raw_rate * n,
+        std::printf("%-4s %-3lld %7zu | %12.3g %8.3f | %12.3g %8.3f | %6.2f | %12.3g\n", op.name,
+                    static_cast<long long>(dim), n, ps_rate * n, ps_rate * bytes / 1e9, raw_rate * n,
                     raw_rate * bytes / 1e9, paired.ratio, table_rate * n);
         std::fflush(stdout);
       }

@@ -1,7 +1,8 @@
 // The socket side of a server shard. One thread (Run's) owns the network
 // ROUTER, the inproc DEALER that feeds the workers, the handshake monitor and
-// the ZAP (authentication) socket, and moves messages between them; worker
-// threads each own one DEALER on the inproc side and call RequestHandler.
+// the ZAP (authentication) socket, and moves messages between them, answering
+// some requests itself (TakeRequest); worker threads each own one DEALER on
+// the inproc side and call RequestHandler.
 // ZeroMQ sockets are used only by the thread that owns them.
 #include "ps/server/ps_server.h"
 
@@ -62,6 +63,9 @@ class PsServerImpl : public PsServer {
   PsServerCounters counters() const override { return counters_.Snapshot(); }
 
  private:
+  // Receives one request from the network, if one waits, and either hands
+  // it to the workers or answers it on this thread (see the definition).
+  bool TakeRequest();
   void WorkerLoop();
   void HandleMonitorEvent();
   void HandleZapRequest();
@@ -81,6 +85,7 @@ class PsServerImpl : public PsServer {
   zmq::socket_t backend_;
   int wake_fd_ = -1;  // Stop() writes here to wake Run's poll
   std::string endpoint_;
+  std::vector<Multipart> inline_replies_;  // TakeRequest's, kept for its capacity
   std::atomic<bool> stop_{false};
   std::atomic<bool> workers_stop_{false};
   std::atomic<bool> ran_{false};
@@ -168,7 +173,7 @@ Status PsServerImpl::Run() {
       }
       zmq::poll(items.data(), items.size(), std::chrono::milliseconds(timeout_ms));
       if (items[0].revents & ZMQ_POLLIN) {
-        for (int i = 0; i < kMaxForwardBurst && ForwardOne(frontend_, backend_); ++i) {
+        for (int i = 0; i < kMaxForwardBurst && TakeRequest(); ++i) {
         }
         last_receive = Clock::now();
       }
@@ -212,6 +217,28 @@ void PsServerImpl::Stop() {
     const uint64_t one = 1;
     (void)!write(wake_fd_, &one, sizeof(one));
   }
+}
+
+// Each handoff between threads costs a wakeup, which on a small machine is
+// as dear as moving tens of kilobytes. So the last request of a burst, the
+// usual case when a client waits on one pull, is answered right here; only
+// when more requests wait behind it, or it may run long (a checkpoint), does
+// it go to the worker threads, which then work in parallel with this one.
+bool PsServerImpl::TakeRequest() {
+  Multipart request;
+  if (!zmq::recv_multipart(frontend_, std::back_inserter(request), zmq::recv_flags::dontwait)) {
+    return false;
+  }
+  const bool more_waiting = (frontend_.get(zmq::sockopt::events) & ZMQ_POLLIN) != 0;
+  if (more_waiting || RequestHandler::MayRunLong(request)) {
+    zmq::send_multipart(backend_, request);
+    return true;
+  }
+  inline_replies_.clear();
+  const bool stop = handler_.Handle(request, &inline_replies_);
+  for (Multipart& message : inline_replies_) zmq::send_multipart(frontend_, message);
+  if (stop) Stop();
+  return true;
 }
 
 void PsServerImpl::WorkerLoop() {

@@ -66,6 +66,15 @@ RequestHandler::RequestHandler(SparseTable* table, const PsServerOptions& option
       options_(options),
       counters_(counters) {}
 
+bool RequestHandler::MayRunLong(const Multipart& request) {
+  if (request.size() < 2) return false;
+  wire::RequestHeader header;
+  // A header that does not parse gets a quick error reply; only a valid
+  // checkpoint request does real work.
+  return header.ParseFromArray(request[1].data(), static_cast<int>(request[1].size())) &&
+         header.kind() == wire::CHECKPOINT;
+}
+
 bool RequestHandler::Handle(Multipart& request, std::vector<Multipart>* out) {
   if (request.size() < 2) {
     // Nothing to answer: without a header we cannot even name the request.

@@ -1,4 +1,4 @@
-// RequestHandler: what a server worker thread does with one request. It
+// RequestHandler: what a server thread does with one request. It
 // checks the request against the wire protocol, calls the table and builds
 // the reply; it never touches a socket, so its rules can be read (and
 // tested) apart from the transport. Internal to ps/server.
@@ -53,6 +53,10 @@ class RequestHandler {
   // frame is dropped and counted. Returns true once every expected client
   // has sent SHUTDOWN (the server should then stop).
   bool Handle(Multipart& request, std::vector<Multipart>* out);
+
+  // Whether `request` may keep its thread busy for long (a CHECKPOINT writes
+  // the whole shard), so the socket loop must not handle it itself.
+  static bool MayRunLong(const Multipart& request);
 
  private:
   Status Pull(const wire::RequestHeader& header, Multipart& request, Multipart* reply);

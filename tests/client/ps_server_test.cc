@@ -11,12 +11,14 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <set>
 #include <string>
 #include <thread>
 #include <zmq.hpp>
 #include <zmq_addon.hpp>
 
 #include "proto/ps_wire.h"
+#include "ps/server/request_handler.h"
 #include "tests/client/test_shards.h"
 
 namespace dips {
@@ -181,6 +183,73 @@ uint64_t WaitForCounter(PsServer* server, Field field) {
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
   return server->counters().*field;
+}
+
+// The socket loop answers the last request of a burst itself and hands the
+// others to the worker threads; every request of a burst that arrives
+// faster than it is served must still get exactly one reply, and the
+// pushes must all reach the table.
+TEST(PsServerTest, EveryRequestOfABurstIsAnswered) {
+  const JobKeys keys = NewJobKeys();
+  TestShards shards(1, SmallTable(), keys);
+  zmq::context_t context;
+  zmq::socket_t socket(context, ZMQ_DEALER);
+  socket.set(zmq::sockopt::linger, 0);
+  socket.set(zmq::sockopt::rcvtimeo, 10000);
+  socket.set(zmq::sockopt::curve_serverkey, keys.server.public_key);
+  socket.set(zmq::sockopt::curve_publickey, keys.client.public_key);
+  socket.set(zmq::sockopt::curve_secretkey, keys.client.secret_key);
+  socket.connect(shards.endpoints()[0]);
+
+  constexpr int kRequests = 300;
+  const uint64_t key = 7;
+  const float grad[kDim] = {1, 1, 1, 1};
+  for (int r = 0; r < kRequests; ++r) {
+    wire::RequestHeader h = ValidHeader(wire::PUSH, 1000 + r, 1);
+    std::vector<zmq::message_t> m =
+        Message(Frame(h), zmq::message_t(&key, sizeof(key)), zmq::message_t(grad, sizeof(grad)));
+    zmq::send_multipart(socket, m);
+  }
+  std::set<uint64_t> answered;
+  for (int r = 0; r < kRequests; ++r) {
+    std::vector<zmq::message_t> reply;
+    ASSERT_TRUE(zmq::recv_multipart(socket, std::back_inserter(reply))) << "reply " << r;
+    wire::ResponseHeader header;
+    ASSERT_TRUE(header.ParseFromArray(reply[0].data(), static_cast<int>(reply[0].size())));
+    EXPECT_EQ(header.status_code(), 0) << header.status_message();
+    EXPECT_TRUE(answered.insert(header.request_id()).second) << "two replies to one request";
+  }
+  EXPECT_EQ(answered.size(), static_cast<size_t>(kRequests));
+  EXPECT_EQ(*answered.begin(), 1000u);
+  EXPECT_EQ(*answered.rbegin(), 1000u + kRequests - 1);
+
+  // SGD from the key's initial row: each of the pushes subtracts lr * 1.
+  SparseTableOptions options = SmallTable();
+  auto reference = SparseTable::Create(options).value();
+  for (int r = 0; r < kRequests; ++r) {
+    ASSERT_TRUE(reference->Push(&key, 1, grad, nullptr, 0).ok());
+  }
+  float got[kDim], want[kDim];
+  ASSERT_TRUE(shards.table(0)->Pull(&key, 1, false, got, nullptr).ok());
+  ASSERT_TRUE(reference->Pull(&key, 1, false, want, nullptr).ok());
+  for (int i = 0; i < kDim; ++i) EXPECT_FLOAT_EQ(got[i], want[i]);
+  EXPECT_EQ(shards.server(0)->counters().requests_served, static_cast<uint64_t>(kRequests));
+}
+
+// Only a well-formed CHECKPOINT is kept off the socket loop's own thread.
+TEST(PsServerTest, OnlyCheckpointsMayRunLong) {
+  auto request = [](std::vector<zmq::message_t> frames) {
+    std::vector<zmq::message_t> m;
+    m.emplace_back(std::string_view("peer-identity"));
+    for (auto& f : frames) m.push_back(std::move(f));
+    return m;
+  };
+  EXPECT_TRUE(RequestHandler::MayRunLong(request(Message(Frame(ValidHeader(wire::CHECKPOINT, 1, 0))))));
+  EXPECT_FALSE(RequestHandler::MayRunLong(request(Message(Frame(ValidHeader(wire::PULL, 1, 0))))));
+  EXPECT_FALSE(RequestHandler::MayRunLong(request(Message(Frame(ValidHeader(wire::PUSH, 1, 0))))));
+  EXPECT_FALSE(RequestHandler::MayRunLong(request(Message(Frame(ValidHeader(wire::BARRIER, 1, 0))))));
+  EXPECT_FALSE(RequestHandler::MayRunLong(request(Message(Bytes(37)))));
+  EXPECT_FALSE(RequestHandler::MayRunLong(request({})));
 }
 
 TEST(PsServerTest, RawTcpJunkIsDroppedAndCounted) {
