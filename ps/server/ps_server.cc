@@ -222,15 +222,16 @@ void PsServerImpl::Stop() {
 // Each handoff between threads costs a wakeup, which on a small machine is
 // as dear as moving tens of kilobytes. So the last request of a burst, the
 // usual case when a client waits on one pull, is answered right here; only
-// when more requests wait behind it, or it may run long (a checkpoint), does
-// it go to the worker threads, which then work in parallel with this one.
+// when more requests wait behind it, or it may run long (a checkpoint, or
+// any pull or push of a table with a disk tier), does it go to the worker
+// threads, which then work in parallel with this one.
 bool PsServerImpl::TakeRequest() {
   Multipart request;
   if (!zmq::recv_multipart(frontend_, std::back_inserter(request), zmq::recv_flags::dontwait)) {
     return false;
   }
   const bool more_waiting = (frontend_.get(zmq::sockopt::events) & ZMQ_POLLIN) != 0;
-  if (more_waiting || RequestHandler::MayRunLong(request)) {
+  if (more_waiting || handler_.MayRunLong(request)) {
     zmq::send_multipart(backend_, request);
     return true;
   }

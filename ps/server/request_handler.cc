@@ -66,13 +66,22 @@ RequestHandler::RequestHandler(SparseTable* table, const PsServerOptions& option
       options_(options),
       counters_(counters) {}
 
-bool RequestHandler::MayRunLong(const Multipart& request) {
+bool RequestHandler::MayRunLong(const Multipart& request) const {
   if (request.size() < 2) return false;
   wire::RequestHeader header;
-  // A header that does not parse gets a quick error reply; only a valid
-  // checkpoint request does real work.
-  return header.ParseFromArray(request[1].data(), static_cast<int>(request[1].size())) &&
-         header.kind() == wire::CHECKPOINT;
+  // A header that does not parse gets a quick error reply.
+  if (!header.ParseFromArray(request[1].data(), static_cast<int>(request[1].size()))) {
+    return false;
+  }
+  switch (header.kind()) {
+    case wire::CHECKPOINT:
+      return true;
+    case wire::PULL:
+    case wire::PUSH:
+      return table_->has_disk_tier();
+    default:
+      return false;
+  }
 }
 
 bool RequestHandler::Handle(Multipart& request, std::vector<Multipart>* out) {

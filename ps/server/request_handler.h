@@ -54,9 +54,11 @@ class RequestHandler {
   // has sent SHUTDOWN (the server should then stop).
   bool Handle(Multipart& request, std::vector<Multipart>* out);
 
-  // Whether `request` may keep its thread busy for long (a CHECKPOINT writes
-  // the whole shard), so the socket loop must not handle it itself.
-  static bool MayRunLong(const Multipart& request);
+  // Whether `request` may keep its thread busy for long, so the socket loop
+  // must not handle it itself: a CHECKPOINT (writes the whole shard), and a
+  // PULL or PUSH when the table has a disk tier (may wait on RocksDB reads,
+  // which the worker threads then overlap).
+  bool MayRunLong(const Multipart& request) const;
 
  private:
   Status Pull(const wire::RequestHeader& header, Multipart& request, Multipart* reply);

@@ -19,6 +19,7 @@
 
 #include "proto/ps_wire.h"
 #include "ps/server/request_handler.h"
+#include "ps/table_factory.h"
 #include "tests/client/test_shards.h"
 
 namespace dips {
@@ -236,20 +237,43 @@ TEST(PsServerTest, EveryRequestOfABurstIsAnswered) {
   EXPECT_EQ(shards.server(0)->counters().requests_served, static_cast<uint64_t>(kRequests));
 }
 
-// Only a well-formed CHECKPOINT is kept off the socket loop's own thread.
-TEST(PsServerTest, OnlyCheckpointsMayRunLong) {
+// Checkpoints, and pulls and pushes of a table with a disk tier, are kept off
+// the socket loop's own thread; everything else may be answered there.
+TEST(PsServerTest, LongRequestsGoToWorkerThreads) {
   auto request = [](std::vector<zmq::message_t> frames) {
     std::vector<zmq::message_t> m;
     m.emplace_back(std::string_view("peer-identity"));
     for (auto& f : frames) m.push_back(std::move(f));
     return m;
   };
-  EXPECT_TRUE(RequestHandler::MayRunLong(request(Message(Frame(ValidHeader(wire::CHECKPOINT, 1, 0))))));
-  EXPECT_FALSE(RequestHandler::MayRunLong(request(Message(Frame(ValidHeader(wire::PULL, 1, 0))))));
-  EXPECT_FALSE(RequestHandler::MayRunLong(request(Message(Frame(ValidHeader(wire::PUSH, 1, 0))))));
-  EXPECT_FALSE(RequestHandler::MayRunLong(request(Message(Frame(ValidHeader(wire::BARRIER, 1, 0))))));
-  EXPECT_FALSE(RequestHandler::MayRunLong(request(Message(Bytes(37)))));
-  EXPECT_FALSE(RequestHandler::MayRunLong(request({})));
+  auto of_kind = [&](wire::RequestKind kind) {
+    return request(Message(Frame(ValidHeader(kind, 1, 0))));
+  };
+  ServerCounterCells counters;
+  PsServerOptions options;
+  auto memory = SparseTable::Create(SmallTable()).value();
+  RequestHandler in_memory(memory.get(), options, &counters);
+  EXPECT_TRUE(in_memory.MayRunLong(of_kind(wire::CHECKPOINT)));
+  EXPECT_FALSE(in_memory.MayRunLong(of_kind(wire::PULL)));
+  EXPECT_FALSE(in_memory.MayRunLong(of_kind(wire::PUSH)));
+  EXPECT_FALSE(in_memory.MayRunLong(of_kind(wire::BARRIER)));
+  EXPECT_FALSE(in_memory.MayRunLong(of_kind(wire::STATS)));
+  EXPECT_FALSE(in_memory.MayRunLong(request(Message(Bytes(37)))));
+  EXPECT_FALSE(in_memory.MayRunLong(request({})));
+
+  ShardTableOptions tiered_options;
+  tiered_options.table = SmallTable();
+  tiered_options.memory_budget_bytes = uint64_t{1} << 20;
+  tiered_options.rocksdb.dir = ::testing::TempDir() + "/ps_server_test_tier";
+  tiered_options.rocksdb.block_cache_bytes = uint64_t{1} << 20;
+  tiered_options.rocksdb.write_buffer_bytes = uint64_t{1} << 20;
+  auto tiered = OpenShardTable(tiered_options).value();
+  ASSERT_TRUE(tiered->has_disk_tier());
+  RequestHandler on_disk(tiered.get(), options, &counters);
+  EXPECT_TRUE(on_disk.MayRunLong(of_kind(wire::CHECKPOINT)));
+  EXPECT_TRUE(on_disk.MayRunLong(of_kind(wire::PULL)));
+  EXPECT_TRUE(on_disk.MayRunLong(of_kind(wire::PUSH)));
+  EXPECT_FALSE(on_disk.MayRunLong(of_kind(wire::STATS)));
 }
 
 TEST(PsServerTest, RawTcpJunkIsDroppedAndCounted) {
