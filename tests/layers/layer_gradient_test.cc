@@ -151,6 +151,27 @@ TEST(ActivationsTest, PreluGradient) {
   EXPECT_LT(CheckGradient("prelu dalpha", &alpha, dalpha, loss).max_relative_error, kTolerance);
 }
 
+// The overwriting variant gives exactly the accumulating one's gradients
+// started from zero, whatever dx held before; dalpha still accumulates.
+TEST(ActivationsTest, PreluBackwardOverwriteMatchesAccumulateFromZero) {
+  std::mt19937_64 rng(5);
+  const int n = 7, units = 5;
+  const Vec x = RandomVector(n * units, &rng);
+  const Vec alpha = RandomVector(units, &rng, 0.05, 0.5);
+  const Vec dy = RandomVector(n * units, &rng);
+  Vec dx_want(x.size(), 0.0), dalpha_want(units, 0.25);
+  prelu_backward(dx_want.data(), dalpha_want.data(), dy.data(), x.data(), alpha.data(), n, units);
+  Vec dx_got = RandomVector(n * units, &rng), dalpha_got(units, 0.25);
+  prelu_backward_overwrite(dx_got.data(), dalpha_got.data(), dy.data(), x.data(), alpha.data(), n,
+                           units);
+  for (size_t i = 0; i < dx_got.size(); ++i) EXPECT_EQ(dx_got[i], dx_want[i]) << i;
+  for (int u = 0; u < units; ++u) EXPECT_EQ(dalpha_got[u], dalpha_want[u]) << u;
+  Vec dx_only = RandomVector(n * units, &rng);
+  prelu_backward_overwrite(dx_only.data(), static_cast<double*>(nullptr), dy.data(), x.data(),
+                           alpha.data(), n, units);
+  for (size_t i = 0; i < dx_only.size(); ++i) EXPECT_EQ(dx_only[i], dx_want[i]) << i;
+}
+
 // ---- Dice -----------------------------------------------------------------
 
 struct DiceFixture {

@@ -49,6 +49,28 @@ void prelu_backward(T* dx, T* dalpha, const T* dy, const T* x, const T* alpha, i
   }
 }
 
+template <typename T>
+void prelu_backward_overwrite(T* dx, T* dalpha, const T* dy, const T* x, const T* alpha, int n,
+                              int units) {
+  for (int i = 0; i < n; ++i) {
+    const T* xr = x + static_cast<size_t>(i) * units;
+    const T* dyr = dy + static_cast<size_t>(i) * units;
+    T* dxr = dx + static_cast<size_t>(i) * units;
+    if (dalpha != nullptr) {
+      // One pass over the row for both outputs.
+#pragma omp simd
+      for (int u = 0; u < units; ++u) {
+        const bool positive = xr[u] > T(0);
+        dxr[u] = positive ? dyr[u] : alpha[u] * dyr[u];
+        dalpha[u] += positive ? T(0) : xr[u] * dyr[u];
+      }
+    } else {
+#pragma omp simd
+      for (int u = 0; u < units; ++u) dxr[u] = xr[u] > T(0) ? dyr[u] : alpha[u] * dyr[u];
+    }
+  }
+}
+
 template void sigmoid_forward<float>(float*, const float*, size_t);
 template void sigmoid_forward<double>(double*, const double*, size_t);
 template void sigmoid_backward<float>(float*, const float*, const float*, size_t);
@@ -59,5 +81,9 @@ template void prelu_backward<float>(float*, float*, const float*, const float*, 
                                     int);
 template void prelu_backward<double>(double*, double*, const double*, const double*, const double*,
                                      int, int);
+template void prelu_backward_overwrite<float>(float*, float*, const float*, const float*,
+                                              const float*, int, int);
+template void prelu_backward_overwrite<double>(double*, double*, const double*, const double*,
+                                               const double*, int, int);
 
 }  // namespace dips

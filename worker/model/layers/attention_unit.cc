@@ -39,19 +39,22 @@ void HiddenForward(T* out, DiceCache<T>* dice, const T* pre, const T* alpha, T* 
   }
 }
 
-// dpre is overwritten (the kernels accumulate, so it is cleared first);
-// dalpha accumulates and may be null.
+// dpre is overwritten (PReLU's kernel overwrites; the others accumulate, so
+// it is cleared for them first); dalpha accumulates and may be null.
 template <typename T>
 void HiddenBackward(T* dpre, T* dalpha, const T* dout, const DiceCache<T>& dice, const T* pre,
                     const T* out, const T* alpha, int n, int units, HiddenActivation activation) {
   const size_t total = static_cast<size_t>(n) * units;
+  if (activation == HiddenActivation::kPrelu) {
+    prelu_backward_overwrite(dpre, dalpha, dout, pre, alpha, n, units);
+    return;
+  }
   std::fill(dpre, dpre + total, T(0));
   switch (activation) {
     case HiddenActivation::kSigmoid:
       sigmoid_backward(dpre, dout, out, total);
       return;
-    case HiddenActivation::kPrelu:
-      prelu_backward(dpre, dalpha, dout, pre, alpha, n, units);
+    case HiddenActivation::kPrelu:  // handled above
       return;
     case HiddenActivation::kDice: {
       DiceShape shape;
