@@ -10,9 +10,7 @@
 
 #include <algorithm>
 #include <cstdio>
-#include <cstdlib>
 #include <cstring>
-#include <stdexcept>
 #include <functional>
 #include <future>
 #include <thread>
@@ -21,6 +19,7 @@
 #include <zmq_addon.hpp>
 
 #include "bench/call_rate.h"
+#include "bench/flag_lists.h"
 #include "common/feature_key.h"
 #include "common/malloc_tuning.h"
 #include "ps/server/curve_keys.h"
@@ -44,36 +43,6 @@ namespace {
 
 // Calls per second of `op` over one trial of at least --min_seconds.
 double Rate(const std::function<void()>& op) { return CallRate(op, FLAGS_min_seconds); }
-
-std::vector<int64_t> ParseList(const std::string& text) {
-  std::vector<int64_t> out;
-  size_t begin = 0;
-  while (begin <= text.size()) {
-    const size_t end = std::min(text.find(',', begin), text.size());
-    if (end > begin) {
-      const std::string item = text.substr(begin, end - begin);
-      size_t used = 0;
-      int64_t value = 0;
-      try {
-        value = std::stoll(item, &used);
-      } catch (const std::exception&) {
-        used = 0;
-      }
-      if (used != item.size() || value < 1) {
-        std::fprintf(stderr, "ps_bench: '%s' in '%s' is not a positive integer\n", item.c_str(),
-                     text.c_str());
-        std::exit(2);
-      }
-      out.push_back(value);
-    }
-    begin = end + 1;
-  }
-  return out;
-}
-
-bool Listed(const std::string& list, const std::string& name) {
-  return ("," + list + ",").find("," + name + ",") != std::string::npos;
-}
 
 double Median(std::vector<double> v) {
   std::sort(v.begin(), v.end());
@@ -166,7 +135,7 @@ void Run() {
 
   std::printf("%-4s %-3s %7s | %12s %8s | %12s %8s | %6s | %12s\n", "op", "dim", "keys",
               "ps keys/s", "ps GB/s", "raw keys/s", "raw GB/s", "ratio", "table keys/s");
-  for (const int64_t dim : ParseList(FLAGS_dims)) {
+  for (const int64_t dim : ParsePositiveList(FLAGS_dims)) {
     SparseTableOptions table_options;
     table_options.dim = dim;
     table_options.optimizer.kind = SparseOptimizerKind::kAdagrad;
@@ -190,7 +159,7 @@ void Run() {
     client_options.client_secret_key = client_keys.secret_key;
     auto client = PsClient::Create(client_options).value();
 
-    for (const int64_t count : ParseList(FLAGS_key_counts)) {
+    for (const int64_t count : ParsePositiveList(FLAGS_key_counts)) {
       const size_t n = static_cast<size_t>(count);
       std::vector<uint64_t> keys(n);
       for (size_t i = 0; i < n; ++i) keys[i] = Mix64(n * 31 + i);

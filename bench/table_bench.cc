@@ -9,7 +9,6 @@
 #include <algorithm>
 #include <cstdio>
 #include <random>
-#include <sstream>
 #include <string>
 #include <vector>
 
@@ -17,6 +16,7 @@
 #include <glog/logging.h>
 
 #include "bench/call_rate.h"
+#include "bench/flag_lists.h"
 #include "common/feature_key.h"
 #include "ps/sparse_table.h"
 
@@ -29,14 +29,6 @@ DEFINE_string(optimizer, "adam", "sgd, adagrad, adam or ftrl");
 
 namespace dips {
 namespace {
-
-std::vector<int64_t> ParseList(const std::string& text) {
-  std::vector<int64_t> values;
-  std::stringstream in(text);
-  std::string item;
-  while (std::getline(in, item, ',')) values.push_back(std::stoll(item));
-  return values;
-}
 
 template <typename Op>
 double MedianRate(Op&& op) {
@@ -108,8 +100,8 @@ int main(int argc, char** argv) {
               FLAGS_optimizer.c_str(), FLAGS_batch, FLAGS_trials);
   std::printf("%10s %4s %10s | %12s %12s\n", "rows", "dim", "table MiB", "pull keys/s",
               "push keys/s");
-  for (int64_t rows : dips::ParseList(FLAGS_rows)) {
-    for (int64_t dim : dips::ParseList(FLAGS_dims)) {
+  for (int64_t rows : dips::ParsePositiveList(FLAGS_rows)) {
+    for (int64_t dim : dips::ParsePositiveList(FLAGS_dims)) {
       dips::Run(rows, static_cast<int>(dim), *kind);
     }
   }
