@@ -82,6 +82,8 @@ const Case kLayerCases[] = {
     {false, false, 128, 200, 270, 0, 0.0f},    // head layer 1 with profile fields
     {false, true, 128, 270, 200, 0, 1.0f},     // its input gradient
     {true, false, 270, 200, 128, 0, 1.0f},     // its weight gradient
+    {true, false, 72, 80, 1, 0, 1.0f},         // a sum of one term
+    {true, false, 40, 1, 511, 1, 0.0f},        // a block and every smaller piece
 };
 
 TEST(GemmTest, SmallGemmMatchesADoubleReferenceOnTheLayersShapes) {

@@ -21,6 +21,7 @@ namespace {
 // transposing B (a weight matrix, small), and TT never occurs.
 constexpr int kMaxSide = 512;  // larger N or K: left to OpenBLAS (not measured)
 constexpr int kRowBlock = 64;  // rows of C per kernel call (NN)
+constexpr int kDepthBlock = 256;  // terms of the sum per kernel call (TN)
 
 // Whether OpenBLAS runs its AVX-512 kernels (its own detection on this
 // machine; OPENBLAS_CORETYPE=Haswell selects AVX2 ones). Measured with
@@ -63,6 +64,37 @@ bool RowMajorNN(int m, int n, int k, const float* a, int lda, const float* b, in
   return true;
 }
 
+// Row-major TN: C[m x n] (+)= A^T B with A [k x m] and B [k x n]. k is the
+// batch's position count and differs from batch to batch; one kernel per k
+// JIT-compiled about one new kernel per batch (1,465 in an 800-step DIN run,
+// each with its own mprotect calls). So the sum over k runs in blocks of
+// kDepthBlock and the remainder in power-of-two pieces, largest first: a
+// handful of kernel shapes per (m, n), whatever the batch. Every kernel is
+// dispatched before C is touched, so a false return leaves C as it was.
+bool RowMajorTN(int m, int n, int k, const float* a, int lda, const float* b, int ldb,
+                float beta, float* c, int ldc) {
+  std::vector<int> depths;  // the pieces of the sum, in order
+  for (int left = k; left > 0;) {
+    int depth = kDepthBlock;
+    while (depth > left) depth /= 2;
+    depths.push_back(depth);
+    left -= depth;
+  }
+  thread_local std::vector<libxsmm_smmfunction> kernels;
+  kernels.clear();
+  for (size_t i = 0; i < depths.size(); ++i) {
+    kernels.push_back(Dispatch(n, m, depths[i], ldb, lda, ldc, i == 0 ? beta : 1.0f,
+                               /*trans_b=*/true));
+    if (kernels.back() == nullptr) return false;
+  }
+  size_t p = 0;
+  for (size_t i = 0; i < depths.size(); ++i) {
+    kernels[i](b + p * ldb, a + p * lda, c);
+    p += depths[i];
+  }
+  return true;
+}
+
 }  // namespace
 
 bool SmallGemm(bool trans_a, bool trans_b, int m, int n, int k, float alpha, const float* a,
@@ -73,10 +105,7 @@ bool SmallGemm(bool trans_a, bool trans_b, int m, int n, int k, float alpha, con
     // C[m x n] (+)= A^T B with A [k x m] and B [k x n]: the weight gradients,
     // a long sum over k (every position of the batch).
     if (m > kMaxSide || OpenblasHasAvx512()) return false;
-    libxsmm_smmfunction kernel = Dispatch(n, m, k, ldb, lda, ldc, beta, /*trans_b=*/true);
-    if (kernel == nullptr) return false;
-    kernel(b, a, c);
-    return true;
+    return RowMajorTN(m, n, k, a, lda, b, ldb, beta, c, ldc);
   }
   if (k > kMaxSide) return false;
   if (!trans_b) return RowMajorNN(m, n, k, a, lda, b, ldb, beta, c, ldc);
