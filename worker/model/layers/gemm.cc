@@ -4,8 +4,6 @@
 #include <libxsmm.h>
 
 #include <algorithm>
-#include <cctype>
-#include <string>
 #include <vector>
 #endif
 
@@ -22,23 +20,6 @@ namespace {
 constexpr int kMaxSide = 512;  // larger N or K: left to OpenBLAS (not measured)
 constexpr int kRowBlock = 64;  // rows of C per kernel call (NN)
 constexpr int kDepthBlock = 256;  // terms of the sum per kernel call (TN)
-
-// Whether OpenBLAS runs its AVX-512 kernels (its own detection on this
-// machine; OPENBLAS_CORETYPE=Haswell selects AVX2 ones). Measured with
-// bench/gemm_bench: with AVX-512 OpenBLAS is as fast or faster on the weight
-// gradients (A^T B over a long k), so those stay with it; everything else is
-// faster through libxsmm under either kernel set.
-bool OpenblasHasAvx512() {
-  static const bool has = [] {
-    std::string core = openblas_get_corename();
-    for (char& ch : core) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
-    for (const char* name : {"skylakex", "cooperlake", "sapphirerapids"}) {
-      if (core.find(name) != std::string::npos) return true;
-    }
-    return false;
-  }();
-  return has;
-}
 
 libxsmm_smmfunction Dispatch(int m, int n, int k, int lda, int ldb, int ldc, float beta,
                              bool trans_b) {
@@ -104,7 +85,7 @@ bool SmallGemm(bool trans_a, bool trans_b, int m, int n, int k, float alpha, con
   if (trans_a) {
     // C[m x n] (+)= A^T B with A [k x m] and B [k x n]: the weight gradients,
     // a long sum over k (every position of the batch).
-    if (m > kMaxSide || OpenblasHasAvx512()) return false;
+    if (m > kMaxSide) return false;
     return RowMajorTN(m, n, k, a, lda, b, ldb, beta, c, ldc);
   }
   if (k > kMaxSide) return false;
