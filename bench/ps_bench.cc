@@ -3,14 +3,18 @@
 // DEALER/ROUTER exchange of frames of exactly the same sizes (request and
 // reply) measured in the same run, with the same CURVE setting. Also prints
 // the table alone (no network), which bounds what any server can reach.
-// One request in flight at a time on both paths, so the ratio compares like
-// with like. Target: PS / raw >= 0.5.
+// Both paths keep the same number of requests in flight (--in_flight; 1 by
+// default: each waits for its answer), so the ratio compares like with
+// like. Two in flight is a worker's own pattern at --max_staleness=1: the
+// previous step's push is unanswered while the next goes out. Target: PS /
+// raw >= 0.5.
 #include <gflags/gflags.h>
 #include <glog/logging.h>
 
 #include <algorithm>
 #include <cstdio>
 #include <cstring>
+#include <deque>
 #include <functional>
 #include <future>
 #include <thread>
@@ -35,6 +39,7 @@ DEFINE_int32(server_threads, 2, "PsServer worker threads");
 DEFINE_string(dims, "18,36", "row widths to measure, comma-separated");
 DEFINE_string(key_counts, "1000,10000,100000", "unique keys per request, comma-separated");
 DEFINE_string(ops, "pull,push", "operations to measure, comma-separated");
+DEFINE_int32(in_flight, 1, "requests each path keeps in flight (1: wait for every answer)");
 DEFINE_int64(max_keys_per_request, 8192,
              "PsClient splits larger pulls/pushes into requests of this many keys (0: never)");
 
@@ -121,16 +126,22 @@ void Run() {
   }
   raw.connect(raw_endpoint);
   std::vector<char> raw_buffer;
-  // Sends `sizes.request` bytes (the reply size in its first 8) and waits for
-  // the `sizes.reply`-byte answer.
+  int raw_outstanding = 0;
+  auto raw_receive = [&](const Sizes& sizes) {
+    zmq::message_t answer;
+    CHECK(raw.recv(answer));
+    CHECK_EQ(answer.size(), sizes.reply);
+    --raw_outstanding;
+  };
+  // Sends `sizes.request` bytes (the reply size in its first 8), then takes
+  // answers until fewer than --in_flight are outstanding.
   auto raw_exchange = [&](const Sizes& sizes) {
     if (raw_buffer.size() < sizes.request) raw_buffer.resize(sizes.request, 2);
     const uint64_t reply = sizes.reply;
     std::memcpy(raw_buffer.data(), &reply, sizeof(reply));
     raw.send(zmq::message_t(raw_buffer.data(), sizes.request), zmq::send_flags::none);
-    zmq::message_t answer;
-    CHECK(raw.recv(answer));
-    CHECK_EQ(answer.size(), sizes.reply);
+    ++raw_outstanding;
+    while (raw_outstanding >= FLAGS_in_flight) raw_receive(sizes);
   };
 
   std::printf("%-4s %-3s %7s | %12s %8s | %12s %8s | %6s | %12s\n", "op", "dim", "keys",
@@ -164,7 +175,19 @@ void Run() {
       std::vector<uint64_t> keys(n);
       for (size_t i = 0; i < n; ++i) keys[i] = Mix64(n * 31 + i);
       std::sort(keys.begin(), keys.end());  // unique and sorted, as a batch has them
-      std::vector<float> values(n * dim);
+      // One output buffer per request in flight.
+      std::vector<std::vector<float>> values(FLAGS_in_flight, std::vector<float>(n * dim));
+      size_t next_values = 0;
+      std::deque<Ticket> tickets;
+      // Keeps the window: waits for the oldest answers until fewer than
+      // --in_flight are outstanding (0: all of them).
+      auto wait_until = [&](size_t outstanding) {
+        while (tickets.size() > outstanding) {
+          CHECK(client->Wait(tickets.front()).ok());
+          tickets.pop_front();
+        }
+      };
+      const size_t window = static_cast<size_t>(FLAGS_in_flight) - 1;
       std::vector<float> grads(n * dim, 1e-3f);
       std::vector<uint32_t> occurrences(n, 1);
       const size_t row_bytes = dim * sizeof(float);
@@ -178,12 +201,16 @@ void Run() {
       };
       const Op ops[] = {
           {"pull", pull_sizes,
-           [&] { CHECK(client->Wait(client->Pull(keys.data(), n, true, values.data(), nullptr)).ok()); },
-           [&] { CHECK(reference->Pull(keys.data(), n, true, values.data(), nullptr).ok()); }},
+           [&] {
+             float* out = values[next_values++ % values.size()].data();
+             tickets.push_back(client->Pull(keys.data(), n, true, out, nullptr));
+             wait_until(window);
+           },
+           [&] { CHECK(reference->Pull(keys.data(), n, true, values[0].data(), nullptr).ok()); }},
           {"push", push_sizes,
            [&] {
-             CHECK(client->Wait(client->Push(keys.data(), n, grads.data(), occurrences.data(), 0))
-                       .ok());
+             tickets.push_back(client->Push(keys.data(), n, grads.data(), occurrences.data(), 0));
+             wait_until(window);
            },
            [&] { CHECK(reference->Push(keys.data(), n, grads.data(), occurrences.data(), 0).ok()); }},
       };
@@ -192,6 +219,8 @@ void Run() {
         // Raw replies carry at least the 8-byte size word's worth of header.
         const Sizes raw_sizes{op.sizes.request, std::max<size_t>(op.sizes.reply, 16)};
         const Paired paired = MeasurePair(op.ps, [&] { raw_exchange(raw_sizes); });
+        wait_until(0);
+        while (raw_outstanding > 0) raw_receive(raw_sizes);
         const double ps_rate = paired.a_rate;
         const double raw_rate = paired.b_rate;
         op.table();
@@ -219,8 +248,12 @@ int main(int argc, char** argv) {
   // As `dips` does (common/malloc_tuning.h); --notune_malloc for glibc's defaults.
   if (FLAGS_tune_malloc) dips::TuneMalloc();
   google::InitGoogleLogging(argv[0]);
-  std::printf("PS vs raw ZeroMQ over loopback, one request in flight, CURVE %s\n",
-              FLAGS_curve ? "on" : "off");
+  if (FLAGS_in_flight < 1) {
+    std::fprintf(stderr, "ps_bench: --in_flight must be at least 1\n");
+    return 2;
+  }
+  std::printf("PS vs raw ZeroMQ over loopback, %d request(s) in flight on each path, CURVE %s\n",
+              FLAGS_in_flight, FLAGS_curve ? "on" : "off");
   dips::Run();
   return 0;
 }
