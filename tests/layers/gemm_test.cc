@@ -99,6 +99,27 @@ TEST(GemmTest, SmallGemmMatchesADoubleReferenceOnTheLayersShapes) {
   }
 }
 
+TEST(GemmTest, WeightGradientsOfEveryDepthShareAFewKernels) {
+  if (!SmallGemmAvailable()) GTEST_SKIP() << "skipped: built without libxsmm";
+  // A^T B sums over the batch's positions, a count that differs from batch
+  // to batch: 400 different counts must not make 400 kernels.
+  const int m = 72, n = 80, max_k = 1400;
+  std::vector<float> a(static_cast<size_t>(max_k) * m, 0.5f), b(static_cast<size_t>(max_k) * n,
+                                                                 0.25f);
+  std::vector<float> c(static_cast<size_t>(m) * n);
+  const long before = SmallGemmKernelCount();
+  for (int k = 1000; k < max_k; ++k) {
+    ASSERT_TRUE(SmallGemm(true, false, m, n, k, 1.0f, a.data(), m, b.data(), n, 0.0f, c.data(), n));
+    ASSERT_FLOAT_EQ(c[0], 0.125f * k);
+    ASSERT_FLOAT_EQ(c[static_cast<size_t>(m) * n - 1], 0.125f * k);
+  }
+  const long added = SmallGemmKernelCount() - before;
+  std::printf("400 sums of different depth added %ld kernels\n", added);
+  // Nine piece depths (256 down to 1), each with beta 0 (first piece) and 1.
+  EXPECT_LE(added, 18);
+  EXPECT_GT(added, 0);
+}
+
 TEST(GemmTest, GemmMatchesADoubleReferenceWhicheverPathItTakes) {
   for (const Case& c : kLayerCases) {
     bool unused = false;

@@ -4,6 +4,7 @@
 #include <libxsmm.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <vector>
 #endif
 
@@ -102,6 +103,12 @@ bool SmallGemm(bool trans_a, bool trans_b, int m, int n, int k, float alpha, con
 
 bool SmallGemmAvailable() { return true; }
 
+long SmallGemmKernelCount() {
+  libxsmm_registry_info info;
+  if (libxsmm_get_registry_info(&info) != EXIT_SUCCESS) return 0;
+  return static_cast<long>(info.size);
+}
+
 #else  // no libxsmm: every product goes to CBLAS
 
 bool SmallGemm(bool, bool, int, int, int, float, const float*, int, const float*, int, float,
@@ -110,6 +117,8 @@ bool SmallGemm(bool, bool, int, int, int, float, const float*, int, const float*
 }
 
 bool SmallGemmAvailable() { return false; }
+
+long SmallGemmKernelCount() { return 0; }
 
 #endif
 

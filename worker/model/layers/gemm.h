@@ -25,6 +25,11 @@ bool SmallGemm(bool trans_a, bool trans_b, int m, int n, int k, float alpha, con
 // Whether SmallGemm can ever run in this build (for benchmarks' reports).
 bool SmallGemmAvailable();
 
+// JIT kernels libxsmm holds in this process (0 without libxsmm): each costs
+// a compile and some 12 KB of code, so the count must stay bounded however
+// the batches' shapes vary.
+long SmallGemmKernelCount();
+
 inline void Gemm(bool trans_a, bool trans_b, int m, int n, int k, float alpha,
                  const float* a, int lda, const float* b, int ldb, float beta,
                  float* c, int ldc) {
