@@ -99,11 +99,15 @@ double MinAbs(const Vec& pre) {
   return m;
 }
 
-void CheckAttentionGradients(const char* name, HiddenActivation act, uint64_t seed) {
+// row_block > 0 sets the unit's row block (7 rows are valid here: 2 makes
+// four blocks, the last one partial).
+void CheckAttentionGradients(const char* name, HiddenActivation act, uint64_t seed,
+                             int row_block = 0) {
   std::mt19937_64 rng(seed);
   const int batch = 3, length = 4, dim = 3, h1 = 5, h2 = 4;
   // Sample 1 is empty; the others have padding at the end.
   AttentionFixture<double> f = MakeAttention(&rng, batch, length, dim, h1, h2, act, {3, 0, 4});
+  if (row_block > 0) f.shape.row_block = row_block;
   const AttentionUnitShape& shape = f.shape;
   const Vec c = RandomVector(batch * length, &rng);
   AttentionUnitCache<double> cache;
@@ -167,6 +171,83 @@ void CheckAttentionGradients(const char* name, HiddenActivation act, uint64_t se
 
 TEST(AttentionUnitTest, GradientsSigmoid) {
   CheckAttentionGradients("sigmoid", HiddenActivation::kSigmoid, 20);
+}
+TEST(AttentionUnitTest, GradientsSigmoidInRowBlocks) {
+  CheckAttentionGradients("sigmoid, blocks of 2", HiddenActivation::kSigmoid, 20, 2);
+}
+TEST(AttentionUnitTest, GradientsPreluInRowBlocks) {
+  CheckAttentionGradients("prelu, blocks of 2", HiddenActivation::kPrelu, 21, 2);
+}
+TEST(AttentionUnitTest, GradientsDiceWithARowBlockSet) {
+  // Dice runs over all rows whatever row_block says (its statistics span them).
+  CheckAttentionGradients("dice, row_block 2", HiddenActivation::kDice, 22, 2);
+}
+
+// The blocked pass is the same computation in another order: scores and
+// every gradient agree with one block over all rows, for each activation.
+TEST(AttentionUnitTest, RowBlocksGiveTheResultOfOneBlock) {
+  for (HiddenActivation act :
+       {HiddenActivation::kSigmoid, HiddenActivation::kPrelu, HiddenActivation::kDice}) {
+    std::mt19937_64 rng(26);
+    const int batch = 5, length = 30, dim = 4, h1 = 6, h2 = 5;
+    AttentionFixture<double> f =
+        MakeAttention(&rng, batch, length, dim, h1, h2, act, {30, 0, 17, 29, 1});
+    const Vec c = RandomVector(batch * length, &rng);
+    struct Result {
+      Vec scores, dkeys, dquery, gw1, gb1, gact1, gw2, gb2, gact2, gw3, gb3;
+    };
+    auto run = [&](int row_block) {
+      AttentionUnitShape shape = f.shape;
+      shape.row_block = row_block;
+      Result r;
+      r.scores.assign(batch * length, 0.0);
+      r.dkeys.assign(f.keys.size(), 0.0);
+      r.dquery.assign(f.query.size(), 0.0);
+      r.gw1.assign(f.w1.size(), 0.0);
+      r.gb1.assign(h1, 0.0);
+      r.gact1.assign(h1, 0.0);
+      r.gw2.assign(f.w2.size(), 0.0);
+      r.gb2.assign(h2, 0.0);
+      r.gact2.assign(h2, 0.0);
+      r.gw3.assign(h2, 0.0);
+      r.gb3.assign(1, 0.0);
+      AttentionUnitCache<double> cache;
+      attention_unit_forward(r.scores.data(), &cache, f.Weights(), f.keys.data(), f.query.data(),
+                             f.mask.data(), true, shape);
+      AttentionUnitGrads<double> g;
+      g.w1 = r.gw1.data();
+      g.b1 = r.gb1.data();
+      g.act1 = r.gact1.data();
+      g.w2 = r.gw2.data();
+      g.b2 = r.gb2.data();
+      g.act2 = r.gact2.data();
+      g.w3 = r.gw3.data();
+      g.b3 = r.gb3.data();
+      attention_unit_backward(r.dkeys.data(), r.dquery.data(), g, c.data(), &cache, f.Weights(),
+                              f.keys.data(), f.query.data(), f.mask.data(), shape);
+      return r;
+    };
+    const Result whole = run(1000);  // 77 valid rows: one block
+    const Result blocked = run(7);   // eleven blocks
+    auto expect_near = [&](const Vec& a, const Vec& b, const char* what) {
+      ASSERT_EQ(a.size(), b.size());
+      double worst = 0.0;
+      for (size_t i = 0; i < a.size(); ++i) worst = std::max(worst, std::fabs(a[i] - b[i]));
+      EXPECT_LT(worst, 1e-12 * std::max(1.0, MaxAbs(a))) << what << ", activation "
+                                                         << static_cast<int>(act);
+    };
+    expect_near(whole.scores, blocked.scores, "scores");
+    expect_near(whole.dkeys, blocked.dkeys, "dkeys");
+    expect_near(whole.dquery, blocked.dquery, "dquery");
+    expect_near(whole.gw1, blocked.gw1, "dw1");
+    expect_near(whole.gb1, blocked.gb1, "db1");
+    expect_near(whole.gact1, blocked.gact1, "dact1");
+    expect_near(whole.gw2, blocked.gw2, "dw2");
+    expect_near(whole.gb2, blocked.gb2, "db2");
+    expect_near(whole.gact2, blocked.gact2, "dact2");
+    expect_near(whole.gw3, blocked.gw3, "dw3");
+    expect_near(whole.gb3, blocked.gb3, "db3");
+  }
 }
 TEST(AttentionUnitTest, GradientsPrelu) {
   CheckAttentionGradients("prelu", HiddenActivation::kPrelu, 21);

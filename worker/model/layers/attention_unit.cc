@@ -66,6 +66,23 @@ void HiddenBackward(T* dpre, T* dalpha, const T* dout, const DiceCache<T>& dice,
   }
 }
 
+// dst [cols x rows] = src [rows x cols] transposed.
+template <typename T>
+void TransposeInto(T* dst, const T* src, int rows, int cols) {
+  for (int r = 0; r < rows; ++r) {
+    for (int c = 0; c < cols; ++c) {
+      dst[static_cast<size_t>(c) * rows + r] = src[static_cast<size_t>(r) * cols + c];
+    }
+  }
+}
+
+// Rows per block of the fused pass: all of them for Dice (its statistics
+// span every row).
+int RowBlock(const AttentionUnitShape& shape, int n) {
+  if (shape.activation == HiddenActivation::kDice || shape.row_block <= 0) return n;
+  return std::min(n, shape.row_block);
+}
+
 }  // namespace
 
 template <typename T>
@@ -108,8 +125,9 @@ void attention_unit_forward(T* scores, AttentionUnitCache<T>* cache,
   Gemm(false, false, batch, h1, dim, T(1), query, dim, w1_q, h1, T(1), qt, h1);
   Gemm(false, false, batch, h1, dim, T(-1), query, dim, w1_d, h1, T(1), qt, h1);
 
-  // Pack [k, k*q] of the valid positions and seed pre1 with their query term,
-  // then one GEMM over all of them adds the per-position part.
+  // Block by block: pack [k, k*q] of the valid positions and seed pre1 with
+  // their query term, one GEMM adds the per-position part, then the other
+  // layers run on the block while it is in cache.
   const int dim2 = 2 * dim;
   cache->keys_kq.resize(static_cast<size_t>(n) * dim2);
   cache->pre1.resize(static_cast<size_t>(n) * h1);
@@ -117,30 +135,35 @@ void attention_unit_forward(T* scores, AttentionUnitCache<T>* cache,
   cache->pre2.resize(static_cast<size_t>(n) * h2);
   cache->out2.resize(static_cast<size_t>(n) * h2);
   cache->score.resize(n);
-  T* kkq = cache->keys_kq.data();
-  T* pre1 = cache->pre1.data();
-  for (int r = 0; r < n; ++r) {
-    const size_t pos = cache->valid_pos[r];
-    const size_t b = pos / length;
-    const T* k = keys + pos * dim;
-    const T* q = query + b * dim;
-    T* row = kkq + static_cast<size_t>(r) * dim2;
+  const int block_rows = RowBlock(shape, n);
+  for (int r0 = 0; r0 < n; r0 += block_rows) {
+    const int m = std::min(block_rows, n - r0);
+    T* kkq = cache->keys_kq.data() + static_cast<size_t>(r0) * dim2;
+    T* pre1 = cache->pre1.data() + static_cast<size_t>(r0) * h1;
+    T* out1 = cache->out1.data() + static_cast<size_t>(r0) * h1;
+    T* pre2 = cache->pre2.data() + static_cast<size_t>(r0) * h2;
+    T* out2 = cache->out2.data() + static_cast<size_t>(r0) * h2;
+    for (int i = 0; i < m; ++i) {
+      const size_t pos = cache->valid_pos[r0 + i];
+      const size_t b = pos / length;
+      const T* k = keys + pos * dim;
+      const T* q = query + b * dim;
+      T* row = kkq + static_cast<size_t>(i) * dim2;
 #pragma omp simd
-    for (int d = 0; d < dim; ++d) {
-      row[d] = k[d];
-      row[dim + d] = k[d] * q[d];
+      for (int d = 0; d < dim; ++d) {
+        row[d] = k[d];
+        row[dim + d] = k[d] * q[d];
+      }
+      std::copy(qt + b * h1, qt + (b + 1) * h1, pre1 + static_cast<size_t>(i) * h1);
     }
-    std::copy(qt + b * h1, qt + (b + 1) * h1, pre1 + static_cast<size_t>(r) * h1);
+    Gemm(false, false, m, h1, dim2, T(1), kkq, dim2, folded, h1, T(1), pre1, h1);
+    HiddenForward(out1, &cache->dice1, pre1, weights.act1, weights.dice1_moving_mean,
+                  weights.dice1_moving_var, training, m, h1, shape.activation);
+    linear_forward(pre2, out1, weights.w2, weights.b2, m, h1, h2);
+    HiddenForward(out2, &cache->dice2, pre2, weights.act2, weights.dice2_moving_mean,
+                  weights.dice2_moving_var, training, m, h2, shape.activation);
+    linear_forward(cache->score.data() + r0, out2, weights.w3, weights.b3, m, h2, 1);
   }
-  Gemm(false, false, n, h1, dim2, T(1), kkq, dim2, folded, h1, T(1), pre1, h1);
-
-  HiddenForward(cache->out1.data(), &cache->dice1, pre1, weights.act1, weights.dice1_moving_mean,
-                weights.dice1_moving_var, training, n, h1, shape.activation);
-  linear_forward(cache->pre2.data(), cache->out1.data(), weights.w2, weights.b2, n, h1, h2);
-  HiddenForward(cache->out2.data(), &cache->dice2, cache->pre2.data(), weights.act2,
-                weights.dice2_moving_mean, weights.dice2_moving_var, training, n, h2,
-                shape.activation);
-  linear_forward(cache->score.data(), cache->out2.data(), weights.w3, weights.b3, n, h2, 1);
   for (int r = 0; r < n; ++r) scores[cache->valid_pos[r]] = cache->score[r];
 }
 
@@ -165,39 +188,95 @@ void attention_unit_backward(T* dkeys, T* dquery, const AttentionUnitGrads<T>& g
   T* dscore = cache->dscore.data();
   for (int r = 0; r < n; ++r) dscore[r] = dscores[cache->valid_pos[r]];
 
-  // Output layer: dout2 = dscore w3^T (an outer product).
-  cache->dout2.resize(static_cast<size_t>(n) * h2);
-  cache->dpre2.resize(static_cast<size_t>(n) * h2);
-  Gemm(false, true, n, h2, 1, T(1), dscore, 1, weights.w3, 1, T(0), cache->dout2.data(), h2);
-  linear_backward(static_cast<T*>(nullptr), grads.w3, grads.b3, dscore, cache->out2.data(),
-                  weights.w3, n, h2, 1);
-
-  HiddenBackward(cache->dpre2.data(), grads.act2, cache->dout2.data(), cache->dice2,
-                 cache->pre2.data(), cache->out2.data(), weights.act2, n, h2, shape.activation);
-
-  // Second layer.
-  cache->dout1.resize(static_cast<size_t>(n) * h1);
-  cache->dpre1.resize(static_cast<size_t>(n) * h1);
-  Gemm(false, true, n, h1, h2, T(1), cache->dpre2.data(), h2, weights.w2, h2, T(0),
-       cache->dout1.data(), h1);
-  linear_backward(static_cast<T*>(nullptr), grads.w2, grads.b2, cache->dpre2.data(),
-                  cache->out1.data(), weights.w2, n, h1, h2);
-
-  HiddenBackward(cache->dpre1.data(), grads.act1, cache->dout1.data(), cache->dice1,
-                 cache->pre1.data(), cache->out1.data(), weights.act1, n, h1, shape.activation);
-  const T* dpre1 = cache->dpre1.data();
-
-  // First layer, query side: every packed row received its sample's query
-  // term, so its gradient is the per-sample sum of dpre1 rows.
+  // The query side of the first layer gathers per sample over all blocks.
   cache->dquery_term.resize(static_cast<size_t>(batch) * h1);
   T* dqt = cache->dquery_term.data();
   std::fill(dqt, dqt + static_cast<size_t>(batch) * h1, T(0));
-  for (int r = 0; r < n; ++r) {
-    const size_t b = cache->valid_pos[r] / length;
-    const T* src = dpre1 + static_cast<size_t>(r) * h1;
-    T* dst = dqt + b * h1;
+  const size_t block = static_cast<size_t>(dim) * h1;
+  if (grads.w1 != nullptr) cache->dfolded_w.resize(2 * block);
+  T* dfolded = cache->dfolded_w.data();
+
+  // The backward products read the weights transposed; transposing them once
+  // here, not inside every block's A B^T product, keeps the per-block cost
+  // down to the GEMMs themselves.
+  cache->w2_transposed.resize(static_cast<size_t>(h2) * h1);
+  TransposeInto(cache->w2_transposed.data(), weights.w2, h1, h2);
+  cache->folded_w_transposed.resize(static_cast<size_t>(h1) * dim2);
+  TransposeInto(cache->folded_w_transposed.data(), cache->folded_w.data(), dim2, h1);
+  const T* w2_t = cache->w2_transposed.data();
+  const T* folded_t = cache->folded_w_transposed.data();
+
+  const int block_rows = RowBlock(shape, n);
+  cache->dout2.resize(static_cast<size_t>(block_rows) * h2);
+  cache->dpre2.resize(static_cast<size_t>(block_rows) * h2);
+  cache->dout1.resize(static_cast<size_t>(block_rows) * h1);
+  cache->dpre1.resize(static_cast<size_t>(block_rows) * h1);
+  cache->dkeys_kq.resize(static_cast<size_t>(block_rows) * dim2);
+  T* dout2 = cache->dout2.data();
+  T* dpre2 = cache->dpre2.data();
+  T* dout1 = cache->dout1.data();
+  T* dpre1 = cache->dpre1.data();
+  T* dkkq = cache->dkeys_kq.data();
+  for (int r0 = 0; r0 < n; r0 += block_rows) {
+    const int m = std::min(block_rows, n - r0);
+    const T* dscore_b = dscore + r0;
+    const T* kkq = cache->keys_kq.data() + static_cast<size_t>(r0) * dim2;
+    const T* pre1 = cache->pre1.data() + static_cast<size_t>(r0) * h1;
+    const T* out1 = cache->out1.data() + static_cast<size_t>(r0) * h1;
+    const T* pre2 = cache->pre2.data() + static_cast<size_t>(r0) * h2;
+    const T* out2 = cache->out2.data() + static_cast<size_t>(r0) * h2;
+
+    // Output layer: dout2 = dscore w3^T, an outer product; w3 [h2 x 1] read
+    // as a [1 x h2] row is already its transpose.
+    Gemm(false, false, m, h2, 1, T(1), dscore_b, 1, weights.w3, h2, T(0), dout2, h2);
+    linear_backward(static_cast<T*>(nullptr), grads.w3, grads.b3, dscore_b, out2, weights.w3, m,
+                    h2, 1);
+    HiddenBackward(dpre2, grads.act2, dout2, cache->dice2, pre2, out2, weights.act2, m, h2,
+                   shape.activation);
+
+    // Second layer.
+    Gemm(false, false, m, h1, h2, T(1), dpre2, h2, w2_t, h1, T(0), dout1, h1);
+    linear_backward(static_cast<T*>(nullptr), grads.w2, grads.b2, dpre2, out1, weights.w2, m, h1,
+                    h2);
+    HiddenBackward(dpre1, grads.act1, dout1, cache->dice1, pre1, out1, weights.act1, m, h1,
+                   shape.activation);
+
+    // First layer, query side: every packed row received its sample's query
+    // term, so its gradient is the per-sample sum of dpre1 rows.
+    for (int i = 0; i < m; ++i) {
+      const size_t b = cache->valid_pos[r0 + i] / length;
+      const T* src = dpre1 + static_cast<size_t>(i) * h1;
+      T* dst = dqt + b * h1;
 #pragma omp simd
-    for (int j = 0; j < h1; ++j) dst[j] += src[j];
+      for (int j = 0; j < h1; ++j) dst[j] += src[j];
+    }
+    // The folded weights' gradient, summed over the blocks.
+    if (grads.w1 != nullptr) {
+      Gemm(true, false, dim2, h1, m, T(1), kkq, dim2, dpre1, h1, r0 == 0 ? T(0) : T(1), dfolded,
+           h1);
+    }
+    if (dkeys != nullptr || dquery != nullptr) {
+      // d[k, k*q] for the block's rows in one GEMM, then the product rule for k*q.
+      Gemm(false, false, m, dim2, h1, T(1), dpre1, h1, folded_t, dim2, T(0), dkkq, dim2);
+      for (int i = 0; i < m; ++i) {
+        const size_t pos = cache->valid_pos[r0 + i];
+        const size_t b = pos / length;
+        const T* dk = dkkq + static_cast<size_t>(i) * dim2;
+        const T* dkq = dk + dim;
+        if (dkeys != nullptr) {
+          const T* q = query + b * dim;
+          T* dst = dkeys + pos * dim;
+#pragma omp simd
+          for (int d = 0; d < dim; ++d) dst[d] += dk[d] + dkq[d] * q[d];
+        }
+        if (dquery != nullptr) {
+          const T* k = keys + pos * dim;
+          T* dst = dquery + b * dim;
+#pragma omp simd
+          for (int d = 0; d < dim; ++d) dst[d] += dkq[d] * k[d];
+        }
+      }
+    }
   }
   if (grads.b1 != nullptr) {
     for (int b = 0; b < batch; ++b) {
@@ -209,11 +288,7 @@ void attention_unit_backward(T* dkeys, T* dquery, const AttentionUnitGrads<T>& g
 
   // Unfold the weight gradients: W1 and W3 share dWk (W3 also gets -q^T dqt),
   // W2 gets q^T dqt, W4 gets its own block.
-  const size_t block = static_cast<size_t>(dim) * h1;
   if (grads.w1 != nullptr) {
-    cache->dfolded_w.resize(2 * block);
-    T* dfolded = cache->dfolded_w.data();
-    Gemm(true, false, dim2, h1, n, T(1), cache->keys_kq.data(), dim2, dpre1, h1, T(0), dfolded, h1);
     T* g_k = grads.w1;
     T* g_q = grads.w1 + block;
     T* g_d = grads.w1 + 2 * block;
@@ -228,30 +303,6 @@ void attention_unit_backward(T* dkeys, T* dquery, const AttentionUnitGrads<T>& g
     Gemm(true, false, dim, h1, batch, T(-1), query, dim, dqt, h1, T(1), g_d, h1);
   }
 
-  if (dkeys != nullptr || dquery != nullptr) {
-    // d[k, k*q] for the packed rows in one GEMM, then the product rule for k*q.
-    cache->dkeys_kq.resize(static_cast<size_t>(n) * dim2);
-    T* dkkq = cache->dkeys_kq.data();
-    Gemm(false, true, n, dim2, h1, T(1), dpre1, h1, cache->folded_w.data(), h1, T(0), dkkq, dim2);
-    for (int r = 0; r < n; ++r) {
-      const size_t pos = cache->valid_pos[r];
-      const size_t b = pos / length;
-      const T* dk = dkkq + static_cast<size_t>(r) * dim2;
-      const T* dkq = dk + dim;
-      if (dkeys != nullptr) {
-        const T* q = query + b * dim;
-        T* dst = dkeys + pos * dim;
-#pragma omp simd
-        for (int d = 0; d < dim; ++d) dst[d] += dk[d] + dkq[d] * q[d];
-      }
-      if (dquery != nullptr) {
-        const T* k = keys + pos * dim;
-        T* dst = dquery + b * dim;
-#pragma omp simd
-        for (int d = 0; d < dim; ++d) dst[d] += dkq[d] * k[d];
-      }
-    }
-  }
   if (dquery != nullptr) {
     const T* w1_q = weights.w1 + block;
     const T* w1_d = weights.w1 + 2 * block;

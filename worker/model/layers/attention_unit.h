@@ -28,6 +28,13 @@ struct AttentionUnitShape {
   int hidden1 = 80;
   int hidden2 = 40;
   HiddenActivation activation = HiddenActivation::kSigmoid;
+  // Forward and backward run the layers block by block over this many packed
+  // rows, so each layer's output is still in cache when the next step reads
+  // it (at B = 128, T = 52 a layer's [n x 80] buffer is 2 MB; PReLU's
+  // backward ran 3.6x faster on a block just written than on the whole
+  // buffer). Dice normalises with statistics over all rows, so with Dice the
+  // block is all of them.
+  int row_block = 128;
 };
 
 // Pointers into the dense parameter buffer. act1/act2 are the per-unit PReLU
@@ -79,13 +86,15 @@ struct AttentionUnitCache {
   std::vector<T> pre1, out1;  // [n x hidden1]
   std::vector<T> pre2, out2;  // [n x hidden2]
   std::vector<T> score;       // [n]
-  // Backward scratch.
+  // Backward scratch; "block" is the row block (shape.row_block, or n with Dice).
   std::vector<T> dscore;                     // [n]
-  std::vector<T> dout2, dpre2;               // [n x hidden2]
-  std::vector<T> dout1, dpre1;               // [n x hidden1]
+  std::vector<T> dout2, dpre2;               // [block x hidden2]
+  std::vector<T> dout1, dpre1;               // [block x hidden1]
   std::vector<T> dquery_term;                // [batch x hidden1]
   std::vector<T> dfolded_w;                  // [2D x hidden1]
-  std::vector<T> dkeys_kq;                   // [n x 2D]
+  std::vector<T> dkeys_kq;                   // [block x 2D]
+  std::vector<T> w2_transposed;              // [hidden2 x hidden1]
+  std::vector<T> folded_w_transposed;        // [hidden1 x 2D]
   DiceCache<T> dice1, dice2;
   bool training = false;
 };
