@@ -210,6 +210,8 @@ LineError LogParser::ParseHistory(std::string_view column, size_t count, uint64_
   out->clear();
   const size_t keep = std::min(count, static_cast<size_t>(max_history_));
   const size_t skip = count - keep;
+  // The count is known: one allocation, not a doubling series per field.
+  out->reserve(keep);
   size_t start = 0;
   for (size_t e = 0; e < count; ++e) {
     size_t end = column.find(kHistorySeparator, start);
