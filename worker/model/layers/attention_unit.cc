@@ -199,10 +199,13 @@ void attention_unit_backward(T* dkeys, T* dquery, const AttentionUnitGrads<T>& g
   // The backward products read the weights transposed; transposing them once
   // here, not inside every block's A B^T product, keeps the per-block cost
   // down to the GEMMs themselves.
+  const bool input_grads = dkeys != nullptr || dquery != nullptr;
   cache->w2_transposed.resize(static_cast<size_t>(h2) * h1);
   TransposeInto(cache->w2_transposed.data(), weights.w2, h1, h2);
-  cache->folded_w_transposed.resize(static_cast<size_t>(h1) * dim2);
-  TransposeInto(cache->folded_w_transposed.data(), cache->folded_w.data(), dim2, h1);
+  if (input_grads) {
+    cache->folded_w_transposed.resize(static_cast<size_t>(h1) * dim2);
+    TransposeInto(cache->folded_w_transposed.data(), cache->folded_w.data(), dim2, h1);
+  }
   const T* w2_t = cache->w2_transposed.data();
   const T* folded_t = cache->folded_w_transposed.data();
 
@@ -255,7 +258,7 @@ void attention_unit_backward(T* dkeys, T* dquery, const AttentionUnitGrads<T>& g
       Gemm(true, false, dim2, h1, m, T(1), kkq, dim2, dpre1, h1, r0 == 0 ? T(0) : T(1), dfolded,
            h1);
     }
-    if (dkeys != nullptr || dquery != nullptr) {
+    if (input_grads) {
       // d[k, k*q] for the block's rows in one GEMM, then the product rule for k*q.
       Gemm(false, false, m, dim2, h1, T(1), dpre1, h1, folded_t, dim2, T(0), dkkq, dim2);
       for (int i = 0; i < m; ++i) {

@@ -31,8 +31,8 @@ struct AttentionUnitShape {
   // Forward and backward run the layers block by block over this many packed
   // rows, so each layer's output is still in cache when the next step reads
   // it (at B = 128, T = 52 a layer's [n x 80] buffer is 2 MB; PReLU's
-  // backward ran 3.6x faster on a block just written than on the whole
-  // buffer). Dice normalises with statistics over all rows, so with Dice the
+  // backward ran about 3.4x faster on a block just written than on the
+  // whole buffer). Dice normalises with statistics over all rows, so with Dice the
   // block is all of them.
   int row_block = 128;
 };
@@ -94,7 +94,7 @@ struct AttentionUnitCache {
   std::vector<T> dfolded_w;                  // [2D x hidden1]
   std::vector<T> dkeys_kq;                   // [block x 2D]
   std::vector<T> w2_transposed;              // [hidden2 x hidden1]
-  std::vector<T> folded_w_transposed;        // [hidden1 x 2D]
+  std::vector<T> folded_w_transposed;        // [hidden1 x 2D], with dkeys or dquery
   DiceCache<T> dice1, dice2;
   bool training = false;
 };
