@@ -3,9 +3,12 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
+#include <chrono>
 #include <cstdio>
 #include <fstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <gtest/gtest.h>
@@ -44,7 +47,8 @@ class BatchStreamTest : public ::testing::Test {
   }
 
   std::unique_ptr<BatchStream> Open(int shuffle_buffer, uint64_t seed, int part = 0,
-                                    int parts = 1) {
+                                    int parts = 1, int queue_depth = 8,
+                                    int background_depth = 0) {
     ReaderOptions reader_options;
     reader_options.part_index = part;
     reader_options.num_parts = parts;
@@ -54,6 +58,8 @@ class BatchStreamTest : public ::testing::Test {
     o.batch_size = 7;
     o.shuffle_buffer = shuffle_buffer;
     o.shuffle_seed = seed;
+    o.queue_depth = queue_depth;
+    o.background_depth = background_depth;
     return std::make_unique<BatchStream>(std::move(*reader), o);
   }
 
@@ -116,6 +122,77 @@ TEST_F(BatchStreamTest, ReaderPartsAreShuffledIndependently) {
   EXPECT_EQ(kLines / 2, paired(7, 7));  // the hazard: one seed for every part
   EXPECT_LT(paired(PartShuffleSeed(7, 0), PartShuffleSeed(7, 1)), 10);
   EXPECT_EQ(7u, PartShuffleSeed(7, 0));
+}
+
+TEST_F(BatchStreamTest, HelpProduceIsFalseOutsideAPass) {
+  auto stream = Open(64, 5);
+  EXPECT_FALSE(stream->HelpProduce());  // no pass started
+  Pass(stream.get());
+  EXPECT_FALSE(stream->HelpProduce());  // the pass is over
+}
+
+// The background thread keeps one batch queued; a helper fills the rest of
+// the queue. The batches come out in the order, and with the samples, a
+// stream without helpers delivers.
+TEST_F(BatchStreamTest, HelpersFillTheQueueInTheStreamsOrder) {
+  const std::vector<uint64_t> expected = Pass(Open(64, 11).get());
+  auto stream = Open(64, 11, 0, 1, /*queue_depth=*/3, /*background_depth=*/1);
+  ASSERT_TRUE(stream->StartPass().ok());
+  // The background thread may hold the building lock now and then, so a
+  // single call may decline; the queue holds 3 batches once full, one of
+  // them perhaps the background thread's.
+  int helped = 0;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (helped < 2 && std::chrono::steady_clock::now() < deadline) {
+    if (stream->HelpProduce()) ++helped;
+  }
+  // Let the background thread finish a batch it may have started; with
+  // one queued it builds no more, so what declines now is a full queue.
+  std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  while (stream->HelpProduce()) ++helped;
+  EXPECT_GE(helped, 2);
+  EXPECT_LE(helped, 3);
+  EXPECT_FALSE(stream->HelpProduce());
+  std::vector<uint64_t> users;
+  Batch batch;
+  while (true) {
+    StatusOr<bool> more = stream->Next(&batch);
+    ASSERT_TRUE(more.ok()) << more.status().ToString();
+    if (!*more) break;
+    users.insert(users.end(), batch.user_keys.begin(), batch.user_keys.end());
+  }
+  EXPECT_EQ(users, expected);
+}
+
+// Helpers on other threads, concurrently with the consumer, change nothing
+// in what the pass delivers.
+TEST_F(BatchStreamTest, ConcurrentHelpersKeepThePass) {
+  const std::vector<uint64_t> expected = Pass(Open(64, 13).get());
+  auto stream = Open(64, 13, 0, 1, /*queue_depth=*/4, /*background_depth=*/1);
+  ASSERT_TRUE(stream->StartPass().ok());
+  std::atomic<bool> stop{false};
+  std::atomic<int> helped{0};
+  std::vector<std::thread> helpers;
+  for (int h = 0; h < 2; ++h) {
+    helpers.emplace_back([&] {
+      while (!stop.load()) {
+        if (stream->HelpProduce()) helped.fetch_add(1);
+      }
+    });
+  }
+  std::vector<uint64_t> users;
+  Batch batch;
+  while (true) {
+    StatusOr<bool> more = stream->Next(&batch);
+    ASSERT_TRUE(more.ok()) << more.status().ToString();
+    if (!*more) break;
+    users.insert(users.end(), batch.user_keys.begin(), batch.user_keys.end());
+  }
+  stop.store(true);
+  for (std::thread& t : helpers) t.join();
+  EXPECT_EQ(users, expected);
+  EXPECT_GT(helped.load(), 0);
+  std::printf("helpers built %d of %zu batches\n", helped.load(), (users.size() + 6) / 7);
 }
 
 }  // namespace

@@ -2,13 +2,22 @@
 
 #include <utility>
 
+#include <glog/logging.h>
+
 namespace dips {
 
 BatchStream::BatchStream(std::unique_ptr<LogReader> reader,
                          const BatchStreamOptions& options)
-    : reader_(std::move(reader)), options_(options), builder_(options.builder) {
+    : options_(options),
+      background_depth_(options.background_depth > 0 ? options.background_depth
+                                                      : options.queue_depth),
+      reader_(std::move(reader)),
+      builder_(options.builder) {
   CHECK_GT(options_.batch_size, 0);
   CHECK_GT(options_.queue_depth, 0);
+  CHECK_GE(options_.background_depth, 0);
+  CHECK_LE(options_.background_depth, options_.queue_depth);
+  samples_.resize(options_.batch_size);
 }
 
 BatchStream::~BatchStream() { StopProducer(); }
@@ -24,7 +33,14 @@ void BatchStream::StopProducer() {
 
 Status BatchStream::StartPass() {
   StopProducer();
-  RETURN_IF_ERROR(reader_->Rewind());
+  {
+    std::lock_guard<std::mutex> produce(produce_mu_);
+    RETURN_IF_ERROR(reader_->Rewind());
+    shuffle_fill_ = 0;
+    input_done_ = false;
+    shuffle_rng_.seed(options_.shuffle_seed + passes_++);
+    if (options_.shuffle_buffer > 1) shuffle_pool_.resize(options_.shuffle_buffer);
+  }
   {
     std::lock_guard<std::mutex> lock(mu_);
     while (!ready_.empty()) {
@@ -35,62 +51,83 @@ Status BatchStream::StartPass() {
     stop_ = false;
     error_ = Status::OK();
   }
-  shuffle_fill_ = 0;
-  input_done_ = false;
   samples_read_.store(0);
-  shuffle_rng_.seed(options_.shuffle_seed + passes_++);
-  if (options_.shuffle_buffer > 1) shuffle_pool_.resize(options_.shuffle_buffer);
   producer_ = std::thread([this] { Produce(); });
   return Status::OK();
 }
 
 void BatchStream::Produce() {
-  std::vector<Sample> samples(options_.batch_size);
-  Status status;
-  bool end = false;
-  while (!end) {
-    int n = 0;
-    while (n < options_.batch_size) {
-      StatusOr<bool> more = options_.shuffle_buffer > 1 ? NextShuffled(&samples[n])
-                                                        : ReadSample(&samples[n]);
-      if (!more.ok()) {
-        status = more.status();
-        end = true;
-        break;
-      }
-      if (!*more) {
-        end = true;
-        break;
-      }
-      ++n;
+  for (;;) {
+    {
+      std::unique_lock<std::mutex> lock(mu_);
+      cv_.wait(lock, [this] {
+        return stop_ || done_ || static_cast<int>(ready_.size()) < background_depth_;
+      });
+      if (stop_ || done_) return;
     }
-    if (n > 0 && status.ok()) {
-      Batch batch;
-      {
-        std::unique_lock<std::mutex> lock(mu_);
-        cv_.wait(lock, [this] {
-          return stop_ || static_cast<int>(ready_.size()) < options_.queue_depth;
-        });
-        if (stop_) return;
-        if (!free_.empty()) {
-          batch = std::move(free_.back());
-          free_.pop_back();
-        }
-      }
-      builder_.Build(samples.data(), n, reader_->schema(), &batch);
-      {
-        std::lock_guard<std::mutex> lock(mu_);
-        ready_.push_back(std::move(batch));
-      }
-      cv_.notify_all();
-    }
+    std::lock_guard<std::mutex> produce(produce_mu_);
+    if (ProduceOne() == Produced::kPassOver) return;
   }
+}
+
+bool BatchStream::HelpProduce() {
   {
     std::lock_guard<std::mutex> lock(mu_);
-    done_ = true;
-    error_ = status;
+    if (stop_ || done_ || static_cast<int>(ready_.size()) >= options_.queue_depth) return false;
+  }
+  std::unique_lock<std::mutex> produce(produce_mu_, std::try_to_lock);
+  if (!produce.owns_lock()) return false;  // another thread is building
+  return ProduceOne() == Produced::kBatch;
+}
+
+BatchStream::Produced BatchStream::ProduceOne() {
+  Batch batch;
+  {
+    // Checked again under produce_mu_: another thread may have filled the
+    // queue or ended the pass while this one waited for it.
+    std::lock_guard<std::mutex> lock(mu_);
+    if (stop_ || done_) return Produced::kPassOver;
+    if (static_cast<int>(ready_.size()) >= options_.queue_depth) return Produced::kNoRoom;
+    if (!free_.empty()) {
+      batch = std::move(free_.back());
+      free_.pop_back();
+    }
+  }
+  Status status;
+  bool end = false;
+  int n = 0;
+  while (n < options_.batch_size) {
+    StatusOr<bool> more = options_.shuffle_buffer > 1 ? NextShuffled(&samples_[n])
+                                                      : ReadSample(&samples_[n]);
+    if (!more.ok()) {
+      status = more.status();
+      end = true;
+      break;
+    }
+    if (!*more) {
+      end = true;
+      break;
+    }
+    ++n;
+  }
+  // A batch cut short by a reader error is dropped with the error.
+  const bool deliver = n > 0 && status.ok();
+  if (deliver) builder_.Build(samples_.data(), n, reader_->schema(), &batch);
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (deliver) {
+      ready_.push_back(std::move(batch));
+    } else {
+      free_.push_back(std::move(batch));
+    }
+    if (end) {
+      done_ = true;
+      error_ = status;
+    }
   }
   cv_.notify_all();
+  // Without a batch, the pass is over (n == 0 or an error).
+  return deliver ? Produced::kBatch : Produced::kPassOver;
 }
 
 StatusOr<bool> BatchStream::ReadSample(Sample* sample) {

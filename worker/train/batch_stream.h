@@ -1,10 +1,13 @@
 // BatchStream: turns a LogReader into a stream of Batches, reading and
 // building on a background thread so parsing overlaps the training step.
-// One pass over the data per StartPass(); the order of batches is the order
-// of the reader, so runs with a fixed seed are reproducible.
+// Consumer-side threads that would otherwise wait may build batches too
+// (HelpProduce). One pass over the data per StartPass(); batches are built
+// one at a time, in the order of the reader, whichever thread builds them,
+// so runs with a fixed seed are reproducible.
 //
-// Thread-safety: the consumer side (StartPass, Next, Progress) is for one
-// thread.
+// Thread-safety: StartPass and Next are for one consumer thread;
+// HelpProduce may be called from any thread while a pass runs, concurrently
+// with Next; EstimatedPassSamples from the consumer thread.
 #ifndef DIPS_WORKER_TRAIN_BATCH_STREAM_H_
 #define DIPS_WORKER_TRAIN_BATCH_STREAM_H_
 
@@ -28,6 +31,11 @@ namespace dips {
 struct BatchStreamOptions {
   int batch_size = 128;
   int queue_depth = 8;  // batches built ahead of the consumer
+  // Batches the background thread keeps queued, at most queue_depth; 0
+  // means queue_depth. Threads calling HelpProduce fill the queue beyond
+  // it. A trainer whose replicas help sets it low, so that they, and not
+  // the background thread, build most batches.
+  int background_depth = 0;
   // Samples held in a shuffle buffer: each sample read replaces a uniformly
   // drawn one, which goes out. 0 or 1 keeps the file order (evaluation).
   // Logs are often grouped by user or time; without shuffling, whole batches
@@ -67,6 +75,16 @@ class BatchStream {
   // (e.g. too many malformed lines).
   StatusOr<bool> Next(Batch* batch);
 
+  // Builds the pass's next batch on the calling thread if the queue has
+  // room and no other thread is building one; returns whether it built
+  // one. For a thread with nothing else to do, e.g. a replica that finished
+  // its step before the others: on a machine with as many cores as
+  // replicas, the batches it builds are ones the background thread does
+  // not build by taking a core from a replica in mid-step. Not to be
+  // called concurrently with StartPass or the destructor.
+  bool HelpProduce();
+
+  // For its schema and Progress, which are safe to read while a pass runs.
   const LogReader& reader() const { return *reader_; }
 
   // Estimated number of samples in this pass, from the samples the producer
@@ -77,30 +95,42 @@ class BatchStream {
   double EstimatedPassSamples() const;
 
  private:
+  enum class Produced { kBatch, kNoRoom, kPassOver };
+  // The background thread: builds batches while the queue has room.
   void Produce();
+  // Reads and builds the next batch into the queue, or records the end of
+  // the pass (or the reader's error) when the input is exhausted.
+  Produced ProduceOne() REQUIRES(produce_mu_);
   void StopProducer();
   // reader_->Next, counting the samples read in this pass.
-  StatusOr<bool> ReadSample(Sample* sample);
+  StatusOr<bool> ReadSample(Sample* sample) REQUIRES(produce_mu_);
   // Next sample in shuffled order into *out; false at the end of the pass.
-  StatusOr<bool> NextShuffled(Sample* out);
+  StatusOr<bool> NextShuffled(Sample* out) REQUIRES(produce_mu_);
 
-  std::unique_ptr<LogReader> reader_;
   const BatchStreamOptions options_;
-  BatchBuilder builder_;  // used only by the producer thread
-  // Producer-thread state of the shuffle buffer.
-  std::vector<Sample> shuffle_pool_;
-  size_t shuffle_fill_ = 0;  // valid samples in shuffle_pool_
-  bool input_done_ = false;
-  std::mt19937_64 shuffle_rng_;
-  uint64_t passes_ = 0;
-  std::atomic<int64_t> samples_read_{0};  // written by the producer only
+  const int background_depth_;  // options_.background_depth, 0 resolved
   std::thread producer_;
+  std::atomic<int64_t> samples_read_{0};  // written under produce_mu_ only
+
+  // Held while a batch is read and built, by the background thread or a
+  // helper; it serialises everything the building touches.
+  std::mutex produce_mu_;
+  // Read under produce_mu_; its Progress and schema are safe from any thread.
+  std::unique_ptr<LogReader> reader_;
+  BatchBuilder builder_ GUARDED_BY(produce_mu_);
+  std::vector<Sample> samples_ GUARDED_BY(produce_mu_);  // one batch's samples
+  // State of the shuffle buffer.
+  std::vector<Sample> shuffle_pool_ GUARDED_BY(produce_mu_);
+  size_t shuffle_fill_ GUARDED_BY(produce_mu_) = 0;  // valid samples in shuffle_pool_
+  bool input_done_ GUARDED_BY(produce_mu_) = false;
+  std::mt19937_64 shuffle_rng_ GUARDED_BY(produce_mu_);
+  uint64_t passes_ = 0;
 
   std::mutex mu_;
   std::condition_variable cv_;
   std::deque<Batch> ready_ GUARDED_BY(mu_);
   std::vector<Batch> free_ GUARDED_BY(mu_);
-  bool done_ GUARDED_BY(mu_) = true;    // producer finished the pass
+  bool done_ GUARDED_BY(mu_) = true;    // the pass's last batch is queued
   bool stop_ GUARDED_BY(mu_) = false;   // consumer asked it to stop
   Status error_ GUARDED_BY(mu_);
 };

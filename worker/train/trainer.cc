@@ -5,6 +5,7 @@
 #include <omp.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <utility>
 
@@ -38,6 +39,12 @@ Status TrainerImpl::Init() {
   stream_options.builder.seed = part_seed;
   stream_options.shuffle_buffer = options_.shuffle_buffer;
   stream_options.shuffle_seed = part_seed;
+  // Several replicas build most batches themselves while they wait for
+  // each other (TrainStep); the background thread tops the queue up to two
+  // steps' worth only when they fall behind.
+  if (options_.threads > 1) {
+    stream_options.background_depth = std::min(2 * options_.threads, stream_options.queue_depth);
+  }
   train_stream_ = std::make_unique<BatchStream>(std::move(train_reader), stream_options);
 
   if (!options_.test_files.empty()) {
@@ -52,6 +59,7 @@ Status TrainerImpl::Init() {
     BatchStreamOptions test_options = stream_options;
     test_options.builder.with_negatives = false;
     test_options.shuffle_buffer = 0;
+    test_options.background_depth = 0;  // no helpers in evaluation
     test_stream_ = std::make_unique<BatchStream>(std::move(test_reader), test_options);
   }
 
@@ -197,9 +205,17 @@ StatusOr<TrainReport> TrainerImpl::Train() {
 StatusOr<bool> TrainerImpl::TrainStep(int replicas) {
   const int64_t step = StepsTaken();
   if (replicas > 0) {
+    std::atomic<int> finished{0};
 #pragma omp parallel for num_threads(replicas) schedule(static, 1)
     for (int r = 0; r < replicas; ++r) {
       replicas_[r]->status = ReplicaStep(replicas_[r].get(), step);
+      finished.fetch_add(1, std::memory_order_acq_rel);
+      // A replica done before the others builds the coming batches rather
+      // than wait: with as many cores as replicas, every batch built here
+      // is one the stream's thread does not build on a replica's core.
+      while (finished.load(std::memory_order_acquire) < replicas &&
+             train_stream_->HelpProduce()) {
+      }
     }
     for (int r = 0; r < replicas; ++r) RETURN_IF_ERROR(replicas_[r]->status);
   }
