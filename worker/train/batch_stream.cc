@@ -71,20 +71,17 @@ void BatchStream::Produce() {
 }
 
 bool BatchStream::HelpProduce() {
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    if (stop_ || done_ || static_cast<int>(ready_.size()) >= options_.queue_depth) return false;
-  }
   std::unique_lock<std::mutex> produce(produce_mu_, std::try_to_lock);
   if (!produce.owns_lock()) return false;  // another thread is building
+  // ProduceOne declines a full queue or a pass that is over.
   return ProduceOne() == Produced::kBatch;
 }
 
 BatchStream::Produced BatchStream::ProduceOne() {
   Batch batch;
   {
-    // Checked again under produce_mu_: another thread may have filled the
-    // queue or ended the pass while this one waited for it.
+    // Checked under produce_mu_: another thread may have filled the queue
+    // or ended the pass while this one waited for it.
     std::lock_guard<std::mutex> lock(mu_);
     if (stop_ || done_) return Produced::kPassOver;
     if (static_cast<int>(ready_.size()) >= options_.queue_depth) return Produced::kNoRoom;
