@@ -52,7 +52,8 @@ DEFINE_double(init_scale, 0.01, "New embedding rows: uniform in [-init_scale, in
 DEFINE_double(mba_lambda, 0.05, "Mini-batch-aware L2 regularisation strength (DIN paper: 0.01)");
 DEFINE_int64(eval_every_steps, 0, "Evaluate every N steps (0: after each epoch)");
 DEFINE_int64(max_steps, 0, "Stop after N steps (0: no limit)");
-DEFINE_string(metrics_out, "", "Append one JSON line per evaluation to this file");
+DEFINE_string(metrics_out, "",
+              "Append one JSON line per evaluation to this file (its directory is created)");
 DEFINE_double(log_every_seconds, 10, "Seconds between progress log lines (non-TTY)");
 DEFINE_double(table_memory_gb, 0,
               "Embedding rows kept in memory, in GiB (per server in a distributed job); the "

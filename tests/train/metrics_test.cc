@@ -1,7 +1,12 @@
 #include "worker/train/metrics.h"
 
+#include <unistd.h>
+
 #include <cmath>
+#include <filesystem>
+#include <fstream>
 #include <random>
+#include <string>
 #include <vector>
 
 #include <gtest/gtest.h>
@@ -98,6 +103,34 @@ TEST(MetricsLogTest, JsonHasTheStableKeys) {
                           "\"train_samples_per_sec\":"}) {
     EXPECT_NE(json.find(key), std::string::npos) << key << " missing in " << json;
   }
+}
+
+TEST(MetricsLogTest, OpenCreatesTheDirectoryAndAppendsNothing) {
+  const std::string dir = ::testing::TempDir() + "metrics_log_test_" + std::to_string(::getpid());
+  const std::string path = dir + "/a/b/metrics.jsonl";
+  MetricsLog log(path);
+  ASSERT_TRUE(log.Open().ok());
+  EXPECT_EQ(std::filesystem::file_size(path), 0u);
+  MetricsRecord r;
+  r.model = "din";
+  ASSERT_TRUE(log.Append(r).ok());
+  ASSERT_TRUE(log.Open().ok());  // a second Open keeps what is there
+  std::ifstream in(path);
+  std::string line;
+  int lines = 0;
+  while (std::getline(in, line)) ++lines;
+  EXPECT_EQ(lines, 1);
+  std::filesystem::remove_all(dir);
+}
+
+TEST(MetricsLogTest, OpenFailsWhenTheDirectoryIsAFile) {
+  const std::string file = ::testing::TempDir() + "metrics_log_file_" + std::to_string(::getpid());
+  { std::ofstream(file) << "x"; }
+  MetricsLog log(file + "/metrics.jsonl");
+  const Status s = log.Open();
+  EXPECT_FALSE(s.ok());
+  EXPECT_NE(s.ToString().find("--metrics_out"), std::string::npos) << s.ToString();
+  std::filesystem::remove(file);
 }
 
 }  // namespace

@@ -4,6 +4,8 @@
 #include <cstdio>
 #include <cstring>
 #include <ctime>
+#include <filesystem>
+#include <system_error>
 
 namespace dips {
 
@@ -21,6 +23,25 @@ std::string MetricsRecordToJson(const MetricsRecord& r) {
                 static_cast<long long>(r.metrics.gauc_users), r.train_samples_per_sec, r.threads,
                 static_cast<long long>(std::time(nullptr)));
   return buf;
+}
+
+Status MetricsLog::Open() {
+  if (path_.empty()) return Status::OK();
+  const std::filesystem::path dir = std::filesystem::path(path_).parent_path();
+  if (!dir.empty()) {
+    std::error_code error;
+    std::filesystem::create_directories(dir, error);
+    if (error) {
+      return IOError("cannot create the directory of --metrics_out file " + path_ + ": " +
+                     error.message());
+    }
+  }
+  FILE* f = std::fopen(path_.c_str(), "a");
+  if (f == nullptr) {
+    return IOError("cannot open --metrics_out file " + path_ + ": " + std::strerror(errno));
+  }
+  if (std::fclose(f) != 0) return IOError("cannot write --metrics_out file " + path_);
+  return Status::OK();
 }
 
 Status MetricsLog::Append(const MetricsRecord& record) {

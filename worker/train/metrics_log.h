@@ -29,6 +29,10 @@ class MetricsLog {
  public:
   // An empty path disables the log.
   explicit MetricsLog(std::string path) : path_(std::move(path)) {}
+  // Creates the file's directory if need be and checks that the file can be
+  // appended to, so that a bad path fails before training rather than at
+  // the first evaluation. Appends nothing.
+  Status Open();
   // Appends and flushes one line.
   Status Append(const MetricsRecord& record);
 

@@ -105,6 +105,7 @@ Status TrainerImpl::Init() {
 StatusOr<TrainReport> TrainerImpl::Train() {
   TrainReport report;
   MetricsLog metrics_log(options_.is_chief ? options_.metrics_out : std::string());
+  RETURN_IF_ERROR(metrics_log.Open());
   double flops_total = 0.0;
   bool stop = false;
   int epoch = start_epoch_;
