@@ -74,6 +74,11 @@ TEST_F(TrainerTest, DinLearnsAndOneThreadRunsAreIdentical) {
   EXPECT_EQ(a.final_metrics.gauc, b.final_metrics.gauc);
   EXPECT_EQ(a.final_metrics.logloss, b.final_metrics.logloss);
   EXPECT_EQ(a.final_train_loss, b.final_train_loss);
+  // The rate divides by the steps' wall time, of which handing out the
+  // batches is a part.
+  EXPECT_GT(a.feed_seconds, 0.0);
+  EXPECT_LT(a.feed_seconds, a.train_seconds);
+  EXPECT_DOUBLE_EQ(a.samples_per_second, a.samples / a.train_seconds);
   // Two runs x two epochs = four JSON lines.
   std::ifstream metrics(o.metrics_out);
   std::string line;

@@ -123,13 +123,16 @@ StatusOr<TrainReport> TrainerImpl::Train() {
     int64_t epoch_batches = 0;
     int64_t epoch_samples = 0;
     while (!stop) {
+      // The step's clock starts before its batches arrive: a rate that left
+      // out the waits for input would flatter whichever path waits more.
+      const auto step_start = Clock::now();
       ASSIGN_OR_RETURN(int got, FillTrainReplicas());
+      const double waited = SecondsSince(step_start);
       batches_in_epoch_ += got;
       if (got == 0 && options_.dense_sync == nullptr) {
         epoch_finished = true;
         break;
       }
-      const auto step_start = Clock::now();
       // Distributed: a worker whose part is exhausted keeps stepping with
       // zero weight until no worker has data.
       ASSIGN_OR_RETURN(bool any_worker_stepped, TrainStep(got));
@@ -138,6 +141,7 @@ StatusOr<TrainReport> TrainerImpl::Train() {
         break;
       }
       report.train_seconds += SecondsSince(step_start);
+      report.feed_seconds += waited;
       ++report.steps;
       for (int r = 0; r < got; ++r) {
         const Replica& rep = *replicas_[r];

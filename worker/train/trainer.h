@@ -107,7 +107,14 @@ struct TrainerOptions {
 struct TrainReport {
   int64_t steps = 0;
   int64_t samples = 0;
-  double train_seconds = 0.0;          // time in training passes only
+  // Wall time of the training steps, including the waits for their batches,
+  // rows and push acknowledgements; evaluations and checkpoints excluded.
+  double train_seconds = 0.0;
+  // The part of train_seconds spent handing the replicas their batches:
+  // waiting for the batch stream and, with a parameter server, for
+  // prefetched rows and for the pushes the staleness bound says must be
+  // acknowledged first, and sending the next batch's pulls.
+  double feed_seconds = 0.0;
   double samples_per_second = 0.0;     // this worker's (this process's) rate
   // Whole job: the sum of every worker's rate (= samples_per_second when
   // not distributed).
