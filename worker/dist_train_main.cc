@@ -23,6 +23,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <memory>
 #include <optional>
 #include <string>
@@ -83,6 +84,10 @@ DEFINE_bool(bind_all_interfaces, false,
             "dist-train: servers bind every interface (still advertising the address above)");
 DEFINE_bool(disable_curve, false,
             "dist-train: no CURVE authentication or encryption (tests on one machine only)");
+DEFINE_bool(local_socket, true,
+            "dist-train: servers also listen on a Unix socket in a private directory under "
+            "$TMPDIR (default /tmp), and workers on the same machine use it, with a per-job "
+            "password, instead of TCP with CURVE encryption");
 DEFINE_string(dump_rows_after_restore, "",
               "dist-train diagnostics: when the job resumes from a checkpoint, each server "
               "writes its whole restored table, before serving, to "
@@ -104,6 +109,8 @@ struct DistOptions {
   std::string server_bind_host;  // empty: automatic (see the flag)
   bool bind_all_interfaces = false;
   bool disable_curve = false;
+  // Where servers make the Unix socket's directory; empty: no Unix socket.
+  std::string local_socket_parent = "/tmp";
   // Diagnostics: where servers dump their tables right after a restore;
   // empty: no dump.
   std::string dump_rows_after_restore;
@@ -130,6 +137,10 @@ StatusOr<DistOptions> DistOptionsFromFlags() {
   o.server_bind_host = FLAGS_server_bind_host;
   o.bind_all_interfaces = FLAGS_bind_all_interfaces;
   o.disable_curve = FLAGS_disable_curve;
+  const char* tmpdir = std::getenv("TMPDIR");
+  o.local_socket_parent = !FLAGS_local_socket || FLAGS_disable_curve ? ""
+                          : tmpdir != nullptr && tmpdir[0] != '\0' ? tmpdir
+                                                                      : "/tmp";
   o.dump_rows_after_restore = FLAGS_dump_rows_after_restore;
   return o;
 }
@@ -147,28 +158,35 @@ T ValueOrAbort(StatusOr<T> value, std::string_view during) {
   return std::move(value).value();
 }
 
-// The job's two CURVE key pairs travel as one secret: four 40-character Z85
-// keys back to back (server public, server secret, client public, client
-// secret). Over MPI, the job's trusted control plane (cluster.h).
+// The job's two CURVE key pairs and the password of the servers' Unix
+// sockets travel as one secret: five 40-character Z85 strings back to back
+// (server public, server secret, client public, client secret, password).
+// Over MPI, the job's trusted control plane (cluster.h).
 struct JobKeys {
   CurveKeyPair server;
   CurveKeyPair client;
+  std::string local_password;
 };
 constexpr size_t kZ85KeyChars = 40;
+constexpr size_t kJobSecretParts = 5;
 
 StatusOr<std::string> GenerateJobKeys() {
   ASSIGN_OR_RETURN(CurveKeyPair server, GenerateCurveKeyPair());
   ASSIGN_OR_RETURN(CurveKeyPair client, GenerateCurveKeyPair());
-  return server.public_key + server.secret_key + client.public_key + client.secret_key;
+  // A secret key is 32 random bytes from libsodium: a fine password.
+  ASSIGN_OR_RETURN(CurveKeyPair password, GenerateCurveKeyPair());
+  return server.public_key + server.secret_key + client.public_key + client.secret_key +
+         password.secret_key;
 }
 
 StatusOr<JobKeys> ParseJobKeys(const std::string& secret) {
-  if (secret.size() != 4 * kZ85KeyChars) {
+  if (secret.size() != kJobSecretParts * kZ85KeyChars) {
     return InvalidArgumentError("job key secret has " + std::to_string(secret.size()) +
-                                " bytes, expected " + std::to_string(4 * kZ85KeyChars));
+                                " bytes, expected " +
+                                std::to_string(kJobSecretParts * kZ85KeyChars));
   }
   auto key = [&](int i) { return secret.substr(i * kZ85KeyChars, kZ85KeyChars); };
-  JobKeys keys{{key(0), key(1)}, {key(2), key(3)}};
+  JobKeys keys{{key(0), key(1)}, {key(2), key(3)}, key(4)};
   RETURN_IF_ERROR(ValidateCurveKeyPair(keys.server));
   RETURN_IF_ERROR(ValidateCurveKeyPair(keys.client));
   return keys;
@@ -257,6 +275,8 @@ void RunServer(Cluster* cluster, const DistOptions& dist, const TrainerOptions& 
     options.curve_public_key = keys->server.public_key;
     options.curve_secret_key = keys->server.secret_key;
     options.allowed_client_public_keys = {keys->client.public_key};
+    options.local_socket_parent = dist.local_socket_parent;
+    options.local_password = keys->local_password;
   }
   options.expected_clients = cluster->num_workers();
   options.receive_timeout_ms = dist.server_idle_timeout.count();
@@ -266,12 +286,18 @@ void RunServer(Cluster* cluster, const DistOptions& dist, const TrainerOptions& 
   options.table_optimizer = train.table.optimizer.kind;
   std::unique_ptr<PsServer> server =
       ValueOrAbort(PsServer::Create(options, table.get()), "starting the parameter server");
-  const std::string endpoint = AdvertisedEndpoint(server->endpoint(), host);
-  ValueOrAbort(cluster->ExchangeServerEndpoints(endpoint), "exchanging server endpoints");
+  ServerContact contact;
+  contact.tcp = AdvertisedEndpoint(server->endpoint(), host);
+  contact.local = server->local_endpoint();
+  if (!contact.local.empty()) contact.boot_id = ThisKernelBootId();
+  ValueOrAbort(cluster->ExchangeServerEndpoints(EncodeServerContact(contact)),
+               "exchanging server endpoints");
   LOG(INFO) << "server rank " << cluster->rank() << ": shard " << cluster->server_index()
-            << " serving " << endpoint << (dist.bind_all_interfaces ? " (all interfaces)" : "")
-            << (dist.disable_curve ? " WITHOUT CURVE" : " (CURVE)") << " for "
-            << cluster->num_workers() << " workers";
+            << " serving " << contact.tcp
+            << (dist.bind_all_interfaces ? " (all interfaces)" : "")
+            << (dist.disable_curve ? " WITHOUT CURVE" : " (CURVE)")
+            << (contact.local.empty() ? "" : " and " + contact.local + " (this machine)")
+            << " for " << cluster->num_workers() << " workers";
 
   OkOrAbort(server->Run(), "server rank " + std::to_string(cluster->rank()));
   const PsServerCounters c = server->counters();
@@ -286,8 +312,17 @@ void RunWorker(Cluster* cluster, const DistOptions& dist, TrainerOptions train,
   // Only workers run models, so only they need the device (servers may sit
   // on machines without one).
   OkOrAbort(CheckDeviceFlag(train), "worker rank " + std::to_string(cluster->rank()));
-  const std::vector<std::string> endpoints =
+  const std::vector<std::string> contacts =
       ValueOrAbort(cluster->ExchangeServerEndpoints(""), "exchanging server endpoints");
+  const std::string boot_id = ThisKernelBootId();
+  std::vector<std::string> endpoints;
+  int local = 0;
+  for (const std::string& text : contacts) {
+    const ServerContact contact =
+        ValueOrAbort(DecodeServerContact(text), "reading the servers' endpoints");
+    endpoints.push_back(ChooseServerEndpoint(contact, boot_id));
+    local += IsLocalEndpoint(endpoints.back()) ? 1 : 0;
+  }
   const int worker = cluster->worker_index();
 
   PsClientOptions client_options;
@@ -298,6 +333,7 @@ void RunWorker(Cluster* cluster, const DistOptions& dist, TrainerOptions train,
     client_options.server_public_key = keys->server.public_key;
     client_options.client_public_key = keys->client.public_key;
     client_options.client_secret_key = keys->client.secret_key;
+    client_options.local_password = keys->local_password;
   }
   client_options.request_timeout_ms = dist.rpc_timeout.count();
   client_options.client_id = static_cast<uint32_t>(worker);
@@ -321,7 +357,8 @@ void RunWorker(Cluster* cluster, const DistOptions& dist, TrainerOptions train,
   train.reader.num_parts = cluster->num_workers();
   LOG(INFO) << "worker " << worker << " (rank " << cluster->rank() << ") of "
             << cluster->num_workers() << ": data part " << worker << ", "
-            << endpoints.size() << " servers, max_staleness " << dist.max_staleness;
+            << endpoints.size() << " servers (" << local << " through Unix sockets), "
+            << "max_staleness " << dist.max_staleness;
 
   const std::string who = "worker " + std::to_string(worker) + " (rank " +
                           std::to_string(cluster->rank()) + ")";

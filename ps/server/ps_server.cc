@@ -11,13 +11,17 @@
 
 #include <array>
 #include <atomic>
+#include <cerrno>
 #include <chrono>
 #include <cstring>
+#include <memory>
+#include <string_view>
 #include <thread>
 #include <zmq.hpp>
 #include <zmq_addon.hpp>
 
 #include "ps/server/curve_keys.h"
+#include "ps/server/local_socket_dir.h"
 #include "ps/server/request_handler.h"
 
 namespace dips {
@@ -45,6 +49,17 @@ bool ForwardOne(zmq::socket_t& from, zmq::socket_t& to) {
   return true;
 }
 
+// Compares in time that depends only on the lengths, not on where the two
+// first differ.
+bool SameSecret(std::string_view given, std::string_view expected) {
+  if (given.size() != expected.size()) return false;
+  unsigned char diff = 0;
+  for (size_t i = 0; i < given.size(); ++i) {
+    diff |= static_cast<unsigned char>(given[i] ^ expected[i]);
+  }
+  return diff == 0;
+}
+
 class PsServerImpl : public PsServer {
  public:
   PsServerImpl(const PsServerOptions& options, SparseTable* table)
@@ -54,10 +69,12 @@ class PsServerImpl : public PsServer {
 
   ~PsServerImpl() override {
     if (wake_fd_ >= 0) close(wake_fd_);
+    RemoveLocalSocket();
   }
 
   Status Init();
   const std::string& endpoint() const override { return endpoint_; }
+  const std::string& local_endpoint() const override { return local_endpoint_; }
   Status Run() override;
   void Stop() override;
   PsServerCounters counters() const override { return counters_.Snapshot(); }
@@ -70,6 +87,10 @@ class PsServerImpl : public PsServer {
   void HandleMonitorEvent();
   void HandleZapRequest();
   void CloseSockets();
+  // Creates the private directory and binds the Unix socket in it.
+  Status BindLocalSocket();
+  // Closes the network socket, then removes the Unix socket and its directory.
+  void RemoveLocalSocket();
 
   const PsServerOptions options_;
   SparseTable* const table_;
@@ -85,6 +106,8 @@ class PsServerImpl : public PsServer {
   zmq::socket_t backend_;
   int wake_fd_ = -1;  // Stop() writes here to wake Run's poll
   std::string endpoint_;
+  std::unique_ptr<LocalSocketDir> local_dir_;  // the Unix socket's, if any
+  std::string local_endpoint_;
   std::vector<Multipart> inline_replies_;  // TakeRequest's, kept for its capacity
   std::atomic<bool> stop_{false};
   std::atomic<bool> workers_stop_{false};
@@ -143,9 +166,31 @@ Status PsServerImpl::Init() {
   } catch (const zmq::error_t& e) {
     return UnavailableError("cannot bind " + address + ": " + e.what());
   }
+  if (!options_.local_socket_parent.empty()) RETURN_IF_ERROR(BindLocalSocket());
   wake_fd_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
   if (wake_fd_ < 0) return InternalError(std::string("eventfd: ") + std::strerror(errno));
   return Status::OK();
+}
+
+Status PsServerImpl::BindLocalSocket() {
+  ASSIGN_OR_RETURN(local_dir_, LocalSocketDir::Create(options_.local_socket_parent));
+  try {
+    // Listener options are fixed at bind: the TCP endpoint bound before
+    // keeps CURVE, this one speaks PLAIN.
+    frontend_.set(zmq::sockopt::plain_server, true);
+    frontend_.bind("ipc://" + local_dir_->socket_path());
+    local_endpoint_ = frontend_.get(zmq::sockopt::last_endpoint);
+  } catch (const zmq::error_t& e) {
+    return UnavailableError("cannot bind the Unix socket " + local_dir_->socket_path() + ": " +
+                            e.what());
+  }
+  return Status::OK();
+}
+
+void PsServerImpl::RemoveLocalSocket() {
+  if (local_dir_ == nullptr) return;
+  if (frontend_) frontend_.close();  // before the socket file goes
+  local_dir_.reset();
 }
 
 Status PsServerImpl::Run() {
@@ -296,6 +341,10 @@ void PsServerImpl::HandleZapRequest() {
     for (const auto& key : allowed_keys_) {
       allowed = allowed || std::memcmp(key.data(), request[6].data(), 32) == 0;
     }
+  } else if (request.size() == 8 && request[5].to_string_view() == "PLAIN" &&
+             !options_.local_password.empty()) {
+    // [.., "PLAIN", user name, password]; only the Unix socket speaks PLAIN.
+    allowed = SameSecret(request[7].to_string_view(), options_.local_password);
   }
   if (!allowed) counters_.auth_denied.fetch_add(1, std::memory_order_relaxed);
   std::vector<zmq::message_t> reply;
@@ -337,6 +386,14 @@ Status ValidatePsServerOptions(const PsServerOptions& options) {
   if (options.linger_ms < 0) return InvalidArgumentError("linger_ms must be >= 0");
   if (options.num_shards < 1 || options.shard_index >= options.num_shards) {
     return InvalidArgumentError("shard_index must be in [0, num_shards)");
+  }
+  if (!options.local_socket_parent.empty()) {
+    if (options.disable_curve) {
+      return InvalidArgumentError("a local Unix socket needs CURVE on the TCP endpoint");
+    }
+    if (options.local_password.size() < 32 || options.local_password.size() > 255) {
+      return InvalidArgumentError("local_password must have 32 to 255 characters");
+    }
   }
   if (options.disable_curve) return Status::OK();
   RETURN_IF_ERROR(ValidateCurveKeyPair({options.curve_public_key, options.curve_secret_key}));

@@ -47,6 +47,16 @@ struct PsServerOptions {
   // benchmarks inside one process; never for a job on a network.
   bool disable_curve = false;
 
+  // Clients on this machine (docs/wire_protocol.md, "Security"). When not
+  // empty, the server also listens on a Unix socket in a directory it
+  // creates under this one (mode 0700, so other users cannot reach the
+  // socket; removed with the server), and admits there only clients that
+  // present `local_password` with ZeroMQ's PLAIN mechanism. Traffic on it is
+  // not encrypted: it never leaves the kernel. Needs CURVE (not
+  // disable_curve) and a password of at least 32 characters.
+  std::string local_socket_parent;
+  std::string local_password;
+
   // Distinct client ids that must send BARRIER before the barrier opens, and
   // SHUTDOWN before Run returns. >= 1.
   int expected_clients = 1;
@@ -82,12 +92,12 @@ struct PsServerCounters {
   uint64_t requests_served = 0;     // answered OK
   uint64_t requests_rejected = 0;   // answered with an error
   uint64_t handshake_failures = 0;  // ZMTP/CURVE handshakes that failed
-  uint64_t auth_denied = 0;         // CURVE client keys not on the allow list
+  uint64_t auth_denied = 0;         // CURVE keys not allowed, wrong local passwords
 };
 
 class PsServer {
  public:
-  // Binds tcp://bind_host:port. `table` is not owned and must outlive the
+  // Binds tcp://bind_host:port (and the Unix socket, if asked). `table` is not owned and must outlive the
   // server; its dim is the only dim the server accepts.
   // Errors: InvalidArgument for bad options; Unavailable when the bind fails
   // (address in use, unknown interface).
@@ -97,6 +107,9 @@ class PsServer {
 
   // The bound endpoint, e.g. "tcp://127.0.0.1:40123" (with the OS's port).
   virtual const std::string& endpoint() const = 0;
+  // The Unix socket's endpoint, e.g. "ipc:///tmp/dips-ps-Ab3x9Q/shard";
+  // empty without local_socket_parent.
+  virtual const std::string& local_endpoint() const = 0;
 
   // Serves until Stop() or the last expected SHUTDOWN. Returns OK then;
   // DeadlineExceeded after receive_timeout_ms of silence; FailedPrecondition

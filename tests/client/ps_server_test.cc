@@ -8,9 +8,14 @@
 #include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/time.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <chrono>
+#include <cstring>
+#include <ctime>
 #include <set>
 #include <string>
 #include <thread>
@@ -92,9 +97,9 @@ std::vector<zmq::message_t> Message(Frames&&... frames) {
   return m;
 }
 
-// A correct client can still pull and push through shard 0.
-void ExpectServesCorrectClient(TestShards& shards, const JobKeys& keys) {
-  auto client = PsClient::Create(shards.ClientOptions(keys, kDim)).value();
+// A client built from `options` can pull and push through shard 0.
+void ExpectServes(TestShards& shards, const PsClientOptions& options) {
+  auto client = PsClient::Create(options).value();
   const uint64_t key = 42;
   const float grad[kDim] = {1, 2, 3, 4};
   ASSERT_TRUE(client->Wait(client->Push(&key, 1, grad, nullptr, 0)).ok());
@@ -103,6 +108,11 @@ void ExpectServesCorrectClient(TestShards& shards, const JobKeys& keys) {
   float want[kDim];
   ASSERT_TRUE(shards.table(0)->Pull(&key, 1, false, want, nullptr).ok());
   for (int i = 0; i < kDim; ++i) EXPECT_EQ(row[i], want[i]);
+}
+
+// A correct client can still pull and push through shard 0.
+void ExpectServesCorrectClient(TestShards& shards, const JobKeys& keys) {
+  ExpectServes(shards, shards.ClientOptions(keys, kDim));
 }
 
 TEST(PsServerTest, MalformedRequestsGetErrorRepliesAndAreCounted) {
@@ -315,7 +325,7 @@ void ExpectRefused(TestShards& shards, PsClientOptions options) {
     const float grad[kDim] = {1, 1, 1, 1};
     const Status s = client->Wait(client->Push(&key, 1, grad, nullptr, 0));
     EXPECT_EQ(s.code(), StatusCode::kDeadlineExceeded) << s.ToString();
-    EXPECT_NE(s.message().find(shards.endpoints()[0]), std::string::npos) << s.ToString();
+    EXPECT_NE(s.message().find(options.server_endpoints[0]), std::string::npos) << s.ToString();
     EXPECT_NE(s.message().find("CURVE"), std::string::npos) << s.ToString();
   }
   const SparseTableStats stats = shards.table(0)->Stats();
@@ -353,6 +363,176 @@ TEST(PsServerTest, PlainTextClientIsRefused) {
   PsClientOptions options = shards.ClientOptions(keys, kDim);
   options.disable_curve = true;
   ExpectRefused(shards, options);
+}
+
+// A 40-character password, as dist-train makes one per job.
+std::string JobPassword() { return GenerateCurveKeyPair().value().secret_key; }
+
+void ExpectServesLocalClient(TestShards& shards, const JobKeys& keys,
+                             const std::string& password) {
+  ExpectServes(shards, shards.LocalClientOptions(keys, kDim, password));
+}
+
+TEST(PsServerTest, LocalSocketIsPrivateAndServesBesideTcp) {
+  const JobKeys keys = NewJobKeys();
+  const std::string password = JobPassword();
+  std::string dir;
+  {
+    TestShards shards(1, SmallTable(), keys, 1, password);
+    const std::string endpoint = shards.local_endpoints()[0];
+    ASSERT_EQ(endpoint.rfind("ipc:///tmp/dips-ps-", 0), 0u) << endpoint;
+    const std::string path = endpoint.substr(std::strlen("ipc://"));
+    dir = path.substr(0, path.rfind('/'));
+    struct stat st;
+    ASSERT_EQ(stat(dir.c_str(), &st), 0);
+    EXPECT_EQ(st.st_mode & 0777, 0700u) << "directory mode " << std::oct << (st.st_mode & 0777);
+    ASSERT_EQ(stat(path.c_str(), &st), 0);
+    EXPECT_TRUE(S_ISSOCK(st.st_mode));
+    ExpectServesLocalClient(shards, keys, password);
+    ExpectServesCorrectClient(shards, keys);  // TCP with CURVE, on the same socket
+    EXPECT_EQ(shards.server(0)->counters().auth_denied, 0u);
+  }
+  struct stat st;
+  EXPECT_NE(stat(dir.c_str(), &st), 0) << dir << " outlived its server";
+}
+
+// A directory as a server leaves it when killed: its socket file, bound by
+// a process that no longer listens, last touched `age_s` seconds ago.
+std::string MakeDeadServerDir(const std::string& parent, int age_s) {
+  std::string dir = parent + "/dips-ps-XXXXXX";
+  EXPECT_NE(mkdtemp(dir.data()), nullptr);
+  const std::string path = dir + "/shard";
+  const int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  std::strncpy(addr.sun_path, path.c_str(), sizeof(addr.sun_path) - 1);
+  EXPECT_EQ(bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
+  close(fd);  // bound, never listening: connect is refused
+  const timeval times[2] = {{time(nullptr) - age_s, 0}, {time(nullptr) - age_s, 0}};
+  EXPECT_EQ(lutimes(path.c_str(), times), 0);
+  return dir;
+}
+
+TEST(PsServerTest, StartingServerRemovesOnlyDeadServersOldDirectories) {
+  char parent_template[] = "/tmp/dips-sweep-test-XXXXXX";
+  ASSERT_NE(mkdtemp(parent_template), nullptr);
+  const std::string parent = parent_template;
+  const std::string dead_old = MakeDeadServerDir(parent, 3600);
+  const std::string dead_young = MakeDeadServerDir(parent, 0);
+  const std::string other = parent + "/unrelated";
+  ASSERT_EQ(mkdir(other.c_str(), 0700), 0);
+  auto live_table = SparseTable::Create(SmallTable()).value();
+  const JobKeys keys = NewJobKeys();
+  PsServerOptions options;
+  options.curve_public_key = keys.server.public_key;
+  options.curve_secret_key = keys.server.secret_key;
+  options.local_socket_parent = parent;
+  options.local_password = JobPassword();
+  auto live = PsServer::Create(options, live_table.get()).value();
+  const std::string live_path = live->local_endpoint().substr(std::strlen("ipc://"));
+  // The live server's socket, made to look old: it listens, so it stays.
+  const timeval old_times[2] = {{time(nullptr) - 3600, 0}, {time(nullptr) - 3600, 0}};
+  ASSERT_EQ(lutimes(live_path.c_str(), old_times), 0);
+
+  auto table = SparseTable::Create(SmallTable()).value();
+  auto server = PsServer::Create(options, table.get()).value();
+  struct stat st;
+  EXPECT_NE(stat(dead_old.c_str(), &st), 0) << dead_old << " should have been removed";
+  EXPECT_EQ(stat(dead_young.c_str(), &st), 0) << "a young directory may be a starting server's";
+  EXPECT_EQ(stat(live_path.c_str(), &st), 0) << "a listening server's socket was removed";
+  EXPECT_EQ(stat(other.c_str(), &st), 0);
+  server.reset();
+  live.reset();
+  unlink((dead_young + "/shard").c_str());
+  rmdir(dead_young.c_str());
+  rmdir(other.c_str());
+  EXPECT_EQ(rmdir(parent.c_str()), 0) << "something was left in " << parent;
+}
+
+TEST(PsServerTest, LocalClientWithAnotherJobsPasswordIsRefused) {
+  const JobKeys keys = NewJobKeys();
+  const std::string password = JobPassword();
+  TestShards shards(1, SmallTable(), keys, 1, password);
+  ExpectRefused(shards, shards.LocalClientOptions(keys, kDim, JobPassword()));
+  EXPECT_GE(shards.server(0)->counters().auth_denied, 1u);
+  ExpectServesLocalClient(shards, keys, password);
+}
+
+// A raw DEALER that sends one STATS request with `configure`'s security
+// settings to `endpoint`; true if any reply came within 500 ms.
+template <typename Configure>
+bool AnswersRawStats(const std::string& endpoint, Configure configure) {
+  zmq::context_t context;
+  zmq::socket_t socket(context, zmq::socket_type::dealer);
+  socket.set(zmq::sockopt::linger, 0);
+  configure(socket);
+  socket.connect(endpoint);
+  socket.send(Frame(ValidHeader(wire::STATS, 1, 0)), zmq::send_flags::none);
+  zmq::pollitem_t item = {socket.handle(), 0, ZMQ_POLLIN, 0};
+  zmq::poll(&item, 1, std::chrono::milliseconds(500));
+  return (item.revents & ZMQ_POLLIN) != 0;
+}
+
+TEST(PsServerTest, EachEndpointSpeaksOnlyItsOwnMechanism) {
+  const JobKeys keys = NewJobKeys();
+  const std::string password = JobPassword();
+  TestShards shards(1, SmallTable(), keys, 1, password);
+  const auto curve = [&](zmq::socket_t& s) {
+    s.set(zmq::sockopt::curve_serverkey, keys.server.public_key);
+    s.set(zmq::sockopt::curve_publickey, keys.client.public_key);
+    s.set(zmq::sockopt::curve_secretkey, keys.client.secret_key);
+  };
+  const auto plain = [&](zmq::socket_t& s) {
+    s.set(zmq::sockopt::plain_username, "dips");
+    s.set(zmq::sockopt::plain_password, password);
+  };
+  // The right credentials on the right endpoint: answered.
+  EXPECT_TRUE(AnswersRawStats(shards.endpoints()[0], curve));
+  EXPECT_TRUE(AnswersRawStats(shards.local_endpoints()[0], plain));
+  // The job's password over TCP would cross the network unencrypted; the
+  // Unix socket has no CURVE; neither has a NULL (no security) mechanism.
+  EXPECT_FALSE(AnswersRawStats(shards.endpoints()[0], plain));
+  EXPECT_FALSE(AnswersRawStats(shards.local_endpoints()[0], curve));
+  EXPECT_FALSE(AnswersRawStats(shards.local_endpoints()[0], [](zmq::socket_t&) {}));
+  EXPECT_GE(shards.server(0)->counters().handshake_failures, 3u);
+  ExpectServesLocalClient(shards, keys, password);
+}
+
+TEST(PsServerTest, LocalSocketOptionsAreValidated) {
+  auto table = SparseTable::Create(SmallTable()).value();
+  const JobKeys keys = NewJobKeys();
+  PsServerOptions options;
+  options.curve_public_key = keys.server.public_key;
+  options.curve_secret_key = keys.server.secret_key;
+  options.local_socket_parent = "/tmp";
+  options.local_password = "short";
+  EXPECT_EQ(PsServer::Create(options, table.get()).status().code(),
+            StatusCode::kInvalidArgument);
+  options.local_password = JobPassword();
+  options.disable_curve = true;
+  EXPECT_EQ(PsServer::Create(options, table.get()).status().code(),
+            StatusCode::kInvalidArgument);
+  options.disable_curve = false;
+  options.local_socket_parent = "/nonexistent-dips-dir";
+  EXPECT_EQ(PsServer::Create(options, table.get()).status().code(), StatusCode::kUnavailable);
+  // An existing parent too deep for a Unix socket's 107-byte path.
+  const std::string deep = "/tmp/dips-ps-test-" + std::to_string(getpid()) + std::string(90, 'x');
+  ASSERT_EQ(mkdir(deep.c_str(), 0700), 0);
+  options.local_socket_parent = deep;
+  const Status too_long = PsServer::Create(options, table.get()).status();
+  EXPECT_EQ(too_long.code(), StatusCode::kInvalidArgument) << too_long.ToString();
+  EXPECT_EQ(rmdir(deep.c_str()), 0) << "the server left its directory in " << deep;
+
+  PsClientOptions client;
+  client.server_endpoints = {"ipc:///tmp/dips-ps-none/shard"};
+  client.server_public_key = keys.server.public_key;
+  client.client_public_key = keys.client.public_key;
+  client.client_secret_key = keys.client.secret_key;
+  EXPECT_EQ(ValidatePsClientOptions(client).code(), StatusCode::kInvalidArgument);
+  client.local_password = JobPassword();
+  EXPECT_TRUE(ValidatePsClientOptions(client).ok());
+  client.disable_curve = true;
+  EXPECT_EQ(ValidatePsClientOptions(client).code(), StatusCode::kInvalidArgument);
 }
 
 TEST(PsServerTest, OptionsAreValidated) {

@@ -34,8 +34,10 @@ inline JobKeys NewJobKeys() {
 class TestShards {
  public:
   // Starts `num_shards` servers over tables made with `table_options`.
+  // A non-empty `local_password` also opens each server's Unix socket
+  // (under the test's temporary directory) with that password.
   TestShards(int num_shards, const SparseTableOptions& table_options, const JobKeys& keys,
-             int expected_clients = 1) {
+             int expected_clients = 1, const std::string& local_password = "") {
     for (int s = 0; s < num_shards; ++s) {
       tables_.push_back(SparseTable::Create(table_options).value());
       PsServerOptions options;
@@ -44,6 +46,10 @@ class TestShards {
       options.allowed_client_public_keys = {keys.client.public_key};
       options.expected_clients = expected_clients;
       options.handshake_timeout_ms = 1000;
+      if (!local_password.empty()) {
+        options.local_socket_parent = "/tmp";
+        options.local_password = local_password;
+      }
       servers_.push_back(PsServer::Create(options, tables_.back().get()).value());
     }
     run_status_.resize(num_shards);
@@ -77,6 +83,21 @@ class TestShards {
     std::vector<std::string> out;
     for (const auto& server : servers_) out.push_back(server->endpoint());
     return out;
+  }
+
+  std::vector<std::string> local_endpoints() const {
+    std::vector<std::string> out;
+    for (const auto& server : servers_) out.push_back(server->local_endpoint());
+    return out;
+  }
+
+  // Options for a client of the servers' Unix sockets.
+  PsClientOptions LocalClientOptions(const JobKeys& keys, int dim,
+                                     const std::string& password) const {
+    PsClientOptions options = ClientOptions(keys, dim);
+    options.server_endpoints = local_endpoints();
+    options.local_password = password;
+    return options;
   }
 
   PsClientOptions ClientOptions(const JobKeys& keys, int dim) const {

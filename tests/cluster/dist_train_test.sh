@@ -8,7 +8,8 @@
 #   exact_single  DIN on 2 servers + 1 worker (--max_staleness=0) prints the
 #                 same report as single-process `dips train --threads=1`: the
 #                 parameter-server path (sharding, wire format, server-side
-#                 optimiser) changes no number.
+#                 optimiser) changes no number, over the servers' Unix
+#                 sockets (the default here) and over TCP with CURVE.
 #   match_single  DIN on 2 servers + 2 workers (--max_staleness=0) reaches the
 #                 test AUC of single-process `dips train --threads=2` on the
 #                 same data, within kAucTolerance (see below).
@@ -64,16 +65,27 @@ case "$mode" in
     gen 20000 4000
     flags=(--model=din --train="$dir/data/train.txt" --test="$dir/data/test.txt" --epochs=2 --seed=3)
     single="$("$bin" train "${flags[@]}" --threads=1 2>&1)" || { echo "$single"; fail "dips train failed"; }
-    run_job 2 1 "${flags[@]}" --max_staleness=0
-    echo "$out"
-    ((code == 0)) || fail "dist-train exited $code"
     # The report without the timing fields, which differ by nature.
     numbers() { grep -E '^(model|test_auc)=' <<<"$1" | sed -E 's/ (train|job)_samples_per_sec=[0-9.]*//g; s/ (train|feed)_seconds=[0-9.]*//g'; }
     expected="$(numbers "$single")"
-    got="$(numbers "$out")"
     log "single-process: $(tr '\n' ' ' <<<"$expected")"
-    log "2 servers + 1 worker: $(tr '\n' ' ' <<<"$got")"
-    [[ -n "$expected" && "$expected" == "$got" ]] || fail "the reports differ"
+    # Both transports: the servers' Unix sockets (the default on one
+    # machine) and TCP with CURVE.
+    for transport in unix tcp; do
+      if [[ "$transport" == unix ]]; then
+        run_job 2 1 "${flags[@]}" --max_staleness=0
+        through="2 through Unix sockets"
+      else
+        run_job 2 1 "${flags[@]}" --max_staleness=0 --local_socket=false
+        through="0 through Unix sockets"
+      fi
+      echo "$out"
+      ((code == 0)) || fail "dist-train ($transport) exited $code"
+      grep -q "2 servers ($through)" <<<"$out" || fail "the worker did not say '$through'"
+      got="$(numbers "$out")"
+      log "2 servers + 1 worker over $transport: $(tr '\n' ' ' <<<"$got")"
+      [[ -n "$expected" && "$expected" == "$got" ]] || fail "the reports differ ($transport)"
+    done
     ;;
   match_single|stale_prefetch)
     # Tolerance: on this job (generator defaults of 2026-12-06), single-
@@ -140,10 +152,10 @@ case "$mode" in
     if [[ $mode == kill_server ]]; then
       # mpirun notices the death at once and names the rank (its PID field
       # may read 0); a worker that got there first names it as below.
-      grep -qE 'process rank 1 with PID [0-9]+ on node .* exited on signal 9|\[server rank 1 at tcp://' \
+      grep -qE 'process rank 1 with PID [0-9]+ on node .* exited on signal 9|\[server rank 1 at (tcp|ipc)://' \
         "$dir/job.out" || fail "the output does not name the dead rank 1"
     else
-      grep -q 'did not answer.*\[server rank 1 at tcp://' "$dir/job.out" ||
+      grep -qE 'did not answer.*\[server rank 1 at (tcp|ipc)://' "$dir/job.out" ||
         fail "no worker reported the timed-out request naming server rank 1"
       ((elapsed_ms >= 9000)) || fail "the job failed after ${elapsed_ms} ms, before the 10 s RPC timeout"
     fi

@@ -67,7 +67,12 @@ Status ClientIo::Start() {
       zmq::socket_t socket(context_, zmq::socket_type::dealer);
       // Requests to a dead server are dropped on close, not kept.
       socket.set(zmq::sockopt::linger, 0);
-      if (!options_.disable_curve) {
+      if (IsLocalEndpoint(endpoint)) {
+        // The server's Unix socket: the kernel keeps the bytes on this
+        // machine, the password proves the job (validated in ps_client.cc).
+        socket.set(zmq::sockopt::plain_username, "dips");
+        socket.set(zmq::sockopt::plain_password, options_.local_password);
+      } else if (!options_.disable_curve) {
         socket.set(zmq::sockopt::curve_serverkey, options_.server_public_key);
         socket.set(zmq::sockopt::curve_publickey, options_.client_public_key);
         socket.set(zmq::sockopt::curve_secretkey, options_.client_secret_key);
@@ -308,8 +313,9 @@ void ClientIo::ExpireDeadlines() {
                    ShardName(r.shard) + " did not answer " + RequestKindName(r.kind) +
                    " within " +
                    std::to_string(r.timeout_ms > 0 ? r.timeout_ms : options_.request_timeout_ms) +
-                   " ms (server down or unreachable, or the CURVE handshake was refused: "
-                   "check the job's server public key and client key pair)"));
+                   " ms (server down or unreachable, or the handshake was refused: check the "
+                   "job's CURVE server public key and client key pair, or for a Unix socket "
+                   "the job's local password)"));
   }
 }
 

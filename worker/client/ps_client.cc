@@ -307,6 +307,18 @@ Status ValidatePsClientOptions(const PsClientOptions& options) {
                                 " shards but there are " +
                                 std::to_string(options.server_endpoints.size()) + " endpoints");
   }
+  for (const std::string& endpoint : options.server_endpoints) {
+    if (!IsLocalEndpoint(endpoint)) continue;
+    if (options.disable_curve) {
+      return InvalidArgumentError("Unix socket endpoint " + endpoint +
+                                  " with disable_curve: servers admit local clients only "
+                                  "with the job's password");
+    }
+    if (options.local_password.size() < 32 || options.local_password.size() > 255) {
+      return InvalidArgumentError("Unix socket endpoint " + endpoint +
+                                  " needs a local_password of 32 to 255 characters");
+    }
+  }
   if (options.disable_curve) return Status::OK();
   RETURN_IF_ERROR(ValidateKey(options.server_public_key, "server public key"));
   RETURN_IF_ERROR(ValidateKey(options.client_public_key, "client public key"));

@@ -32,9 +32,16 @@
 
 namespace dips {
 
+// Whether `endpoint` names a Unix socket ("ipc://...").
+inline bool IsLocalEndpoint(const std::string& endpoint) {
+  return endpoint.rfind("ipc://", 0) == 0;
+}
+
 struct PsClientOptions {
   // One endpoint per shard, e.g. "tcp://10.0.0.5:40123"; shard i is
-  // server_endpoints[i].
+  // server_endpoints[i]. An "ipc://" endpoint is a server's Unix socket on
+  // this machine (PsServerOptions::local_socket_parent), reached with
+  // local_password instead of CURVE.
   std::vector<std::string> server_endpoints;
   int dim = 18;  // floats per row; every server must agree
 
@@ -44,6 +51,9 @@ struct PsClientOptions {
   std::string client_public_key;
   std::string client_secret_key;
   bool disable_curve = false;  // only against servers that also disable it
+  // The job's password for servers' Unix sockets; required when an endpoint
+  // is "ipc://" (and then not with disable_curve).
+  std::string local_password;
 
   int64_t request_timeout_ms = 60000;  // per shard request, > 0
   // A pull or push of more keys than this for one shard goes out as several

@@ -3,7 +3,11 @@
 #include <ifaddrs.h>
 #include <netdb.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
+
+#include <fstream>
+#include <vector>
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -94,6 +98,45 @@ StatusOr<std::string> ChooseServerHost(Cluster* cluster, const std::string& serv
 
 std::string AdvertisedEndpoint(const std::string& bound, const std::string& host) {
   return "tcp://" + host + bound.substr(bound.rfind(':'));
+}
+
+std::string EncodeServerContact(const ServerContact& contact) {
+  return contact.tcp + "\n" + contact.local + "\n" + contact.boot_id;
+}
+
+StatusOr<ServerContact> DecodeServerContact(const std::string& text) {
+  std::vector<std::string> fields(1);
+  for (char ch : text) {
+    if (ch == '\n') {
+      fields.emplace_back();
+    } else {
+      fields.back() += ch;
+    }
+  }
+  ServerContact c;
+  if (fields.size() == 3) c = {fields[0], fields[1], fields[2]};
+  if (fields.size() != 3 || c.tcp.rfind("tcp://", 0) != 0 ||
+      (!c.local.empty() && c.local.rfind("ipc://", 0) != 0)) {
+    return InvalidArgumentError("malformed server contact '" + text + "'");
+  }
+  return c;
+}
+
+std::string ThisKernelBootId() {
+  std::ifstream in("/proc/sys/kernel/random/boot_id");
+  std::string id;
+  if (!std::getline(in, id)) return "";
+  return id;
+}
+
+std::string ChooseServerEndpoint(const ServerContact& contact, const std::string& my_boot_id) {
+  if (contact.local.empty() || contact.boot_id.empty() || contact.boot_id != my_boot_id) {
+    return contact.tcp;
+  }
+  struct stat st;
+  const std::string path = contact.local.substr(std::string("ipc://").size());
+  if (stat(path.c_str(), &st) != 0 || !S_ISSOCK(st.st_mode)) return contact.tcp;
+  return contact.local;
 }
 
 }  // namespace dips

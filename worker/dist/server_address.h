@@ -30,6 +30,32 @@ StatusOr<std::string> ExplicitServerHost(const std::string& value);
 // when bound on all interfaces) on `host`, e.g. "tcp://10.0.0.5:41234".
 std::string AdvertisedEndpoint(const std::string& bound, const std::string& host);
 
+// What a server rank publishes to the workers: its TCP endpoint and, when it
+// also listens on a Unix socket (PsServerOptions::local_socket_parent), that
+// endpoint and the boot id of its host's kernel.
+struct ServerContact {
+  std::string tcp;      // "tcp://10.0.0.5:41234"
+  std::string local;    // "ipc:///tmp/dips-ps-Ab3x9Q/shard", or empty
+  std::string boot_id;  // ThisKernelBootId() of the server's host, or empty
+};
+
+// One line per field; DecodeServerContact(EncodeServerContact(c)) == c.
+std::string EncodeServerContact(const ServerContact& contact);
+// InvalidArgument unless `text` came from EncodeServerContact with a tcp
+// endpoint.
+StatusOr<ServerContact> DecodeServerContact(const std::string& text);
+
+// This kernel's random boot id (/proc/sys/kernel/random/boot_id): equal on
+// two ranks only when they run on one machine (containers on one host share
+// it). Empty when it cannot be read.
+std::string ThisKernelBootId();
+
+// The endpoint a worker on a kernel booted as `my_boot_id` connects to: the
+// Unix socket when the server published one, runs on the same kernel and the
+// socket is visible here (a container with its own /tmp does not see it),
+// else TCP.
+std::string ChooseServerEndpoint(const ServerContact& contact, const std::string& my_boot_id);
+
 }  // namespace dips
 
 #endif  // DIPS_WORKER_DIST_SERVER_ADDRESS_H_
