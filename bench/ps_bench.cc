@@ -10,6 +10,8 @@
 // raw >= 0.5.
 #include <gflags/gflags.h>
 #include <glog/logging.h>
+#include <stdlib.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cstdio>
@@ -32,7 +34,11 @@
 #include "worker/client/ps_client.h"
 
 DEFINE_bool(tune_malloc, true, "apply common/malloc_tuning.h, as dips does");
-DEFINE_bool(curve, true, "encrypt and authenticate both paths with CURVE");
+DEFINE_bool(curve, true, "encrypt and authenticate both paths with CURVE (--transport=tcp)");
+DEFINE_string(transport, "tcp",
+              "tcp: both paths over TCP loopback; ipc: both over a Unix socket, unencrypted, "
+              "the PS path with the job password (PLAIN) as dist-train's workers reach a "
+              "server on their own machine");
 DEFINE_double(min_seconds, 0.3, "minimum duration of one timed trial");
 DEFINE_int32(trials, 5, "paired trials per measurement; medians are reported");
 DEFINE_int32(server_threads, 2, "PsServer worker threads");
@@ -74,15 +80,22 @@ Paired MeasurePair(const std::function<void()>& a, const std::function<void()>& 
 
 // A ROUTER that answers every message with one frame of `reply_bytes`
 // (taken from the first frame's first 8 bytes), until it gets an empty frame.
-void RawEchoServer(zmq::context_t* context, const CurveKeyPair* keys, std::string* endpoint,
-                   std::promise<void>* bound) {
+// With --transport=ipc it binds `ipc_path` with the NULL mechanism: PLAIN
+// differs from it only in the handshake (no per-message work), and a PLAIN
+// server needs a ZAP handler.
+void RawEchoServer(zmq::context_t* context, const CurveKeyPair* keys, const std::string& ipc_path,
+                   std::string* endpoint, std::promise<void>* bound) {
   zmq::socket_t socket(*context, zmq::socket_type::router);
   socket.set(zmq::sockopt::linger, 0);
-  if (keys != nullptr) {
-    socket.set(zmq::sockopt::curve_server, true);
-    socket.set(zmq::sockopt::curve_secretkey, keys->secret_key);
+  if (!ipc_path.empty()) {
+    socket.bind("ipc://" + ipc_path);
+  } else {
+    if (keys != nullptr) {
+      socket.set(zmq::sockopt::curve_server, true);
+      socket.set(zmq::sockopt::curve_secretkey, keys->secret_key);
+    }
+    socket.bind("tcp://127.0.0.1:*");
   }
-  socket.bind("tcp://127.0.0.1:*");
   *endpoint = socket.get(zmq::sockopt::last_endpoint);
   bound->set_value();
   std::vector<char> payload;
@@ -107,6 +120,12 @@ struct Sizes {
 void Run() {
   const CurveKeyPair server_keys = GenerateCurveKeyPair().value();
   const CurveKeyPair client_keys = GenerateCurveKeyPair().value();
+  const bool ipc = FLAGS_transport == "ipc";
+  CHECK(ipc || FLAGS_transport == "tcp") << "--transport must be tcp or ipc";
+  const std::string password = GenerateCurveKeyPair().value().secret_key;
+  std::string raw_dir = "/tmp/dips-ps-bench-XXXXXX";
+  if (ipc) CHECK(mkdtemp(raw_dir.data()) != nullptr);
+  const std::string raw_path = ipc ? raw_dir + "/raw" : "";
 
   // Separate contexts (so separate I/O threads) for the raw server and
   // client, as the PS server and client have.
@@ -115,11 +134,11 @@ void Run() {
   std::string raw_endpoint;
   std::promise<void> bound;
   std::thread raw_server(RawEchoServer, &raw_server_context, FLAGS_curve ? &server_keys : nullptr,
-                         &raw_endpoint, &bound);
+                         raw_path, &raw_endpoint, &bound);
   bound.get_future().wait();
   zmq::socket_t raw(raw_context, zmq::socket_type::dealer);
   raw.set(zmq::sockopt::linger, 0);
-  if (FLAGS_curve) {
+  if (!ipc && FLAGS_curve) {
     raw.set(zmq::sockopt::curve_serverkey, server_keys.public_key);
     raw.set(zmq::sockopt::curve_publickey, client_keys.public_key);
     raw.set(zmq::sockopt::curve_secretkey, client_keys.secret_key);
@@ -154,16 +173,21 @@ void Run() {
     auto reference = SparseTable::Create(table_options).value();
     PsServerOptions server_options;
     server_options.num_worker_threads = FLAGS_server_threads;
-    server_options.disable_curve = !FLAGS_curve;
+    server_options.disable_curve = !FLAGS_curve && !ipc;
     server_options.curve_public_key = server_keys.public_key;
     server_options.curve_secret_key = server_keys.secret_key;
     server_options.allowed_client_public_keys = {client_keys.public_key};
+    if (ipc) {
+      server_options.local_socket_parent = "/tmp";
+      server_options.local_password = password;
+    }
     auto server = PsServer::Create(server_options, table.get()).value();
     std::thread serving([&] { CHECK(server->Run().ok()); });
     PsClientOptions client_options;
-    client_options.server_endpoints = {server->endpoint()};
+    client_options.server_endpoints = {ipc ? server->local_endpoint() : server->endpoint()};
+    client_options.local_password = password;
     client_options.dim = dim;
-    client_options.disable_curve = !FLAGS_curve;
+    client_options.disable_curve = !FLAGS_curve && !ipc;
     client_options.max_keys_per_request = static_cast<size_t>(FLAGS_max_keys_per_request);
     client_options.server_public_key = server_keys.public_key;
     client_options.client_public_key = client_keys.public_key;
@@ -238,6 +262,11 @@ void Run() {
   const uint64_t stop = 0;
   raw.send(zmq::message_t(&stop, 0), zmq::send_flags::none);
   raw_server.join();
+  if (ipc) {
+    raw_server_context.close();  // waits until the listener has let go of the file
+    unlink(raw_path.c_str());
+    rmdir(raw_dir.c_str());
+  }
 }
 
 }  // namespace
@@ -252,8 +281,15 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "ps_bench: --in_flight must be at least 1\n");
     return 2;
   }
-  std::printf("PS vs raw ZeroMQ over loopback, %d request(s) in flight on each path, CURVE %s\n",
-              FLAGS_in_flight, FLAGS_curve ? "on" : "off");
+  if (FLAGS_transport == "ipc") {
+    std::printf("PS vs raw ZeroMQ over a Unix socket (no encryption; PLAIN on the PS path), %d "
+                "request(s) in flight on each path\n",
+                FLAGS_in_flight);
+  } else {
+    std::printf("PS vs raw ZeroMQ over TCP loopback, %d request(s) in flight on each path, "
+                "CURVE %s\n",
+                FLAGS_in_flight, FLAGS_curve ? "on" : "off");
+  }
   dips::Run();
   return 0;
 }
