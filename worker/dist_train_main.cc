@@ -284,8 +284,17 @@ void RunServer(Cluster* cluster, const DistOptions& dist, const TrainerOptions& 
   options.shard_index = static_cast<uint32_t>(cluster->server_index());
   options.num_shards = static_cast<uint32_t>(cluster->num_servers());
   options.table_optimizer = train.table.optimizer.kind;
+  StatusOr<std::unique_ptr<PsServer>> created = PsServer::Create(options, table.get());
+  if (!created.ok() && !options.local_socket_parent.empty()) {
+    // The Unix socket is an optimisation: without it (an unwritable or too
+    // deep $TMPDIR) the workers use TCP with CURVE.
+    LOG(WARNING) << who << ": serving over TCP only, no Unix socket under "
+                 << options.local_socket_parent << ": " << created.status().ToString();
+    options.local_socket_parent.clear();
+    created = PsServer::Create(options, table.get());
+  }
   std::unique_ptr<PsServer> server =
-      ValueOrAbort(PsServer::Create(options, table.get()), "starting the parameter server");
+      ValueOrAbort(std::move(created), "starting the parameter server");
   ServerContact contact;
   contact.tcp = AdvertisedEndpoint(server->endpoint(), host);
   contact.local = server->local_endpoint();

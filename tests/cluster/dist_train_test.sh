@@ -18,6 +18,8 @@
 #                 pulled while the previous step computes) reaches the test
 #                 AUC of single-process `dips train --threads=2` within the
 #                 match_single tolerance.
+#   deep_tmpdir   with a $TMPDIR too deep for a Unix socket, servers fall
+#                 back to TCP only and the job still succeeds.
 #   kill_server   server rank 1 of 2 is killed with SIGKILL mid-run: the job
 #                 exits non-zero within 60 s and the output names rank 1.
 #   stall_server  server rank 1 of 2 is frozen with SIGSTOP mid-run: the
@@ -39,7 +41,7 @@
 # Every process started here is stopped by PID on exit; every wait is bounded.
 set -uo pipefail
 
-mode="${1:?mode: exact_single, match_single, stale_prefetch, dien, kill_server, stall_server, checkpoint_seconds or checkpoint_seconds_overlap}"
+mode="${1:?mode: exact_single, match_single, stale_prefetch, dien, deep_tmpdir, kill_server, stall_server, checkpoint_seconds or checkpoint_seconds_overlap}"
 bin="${2:?path to the dips binary}"
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 local_sh="$here/../../cluster/local.sh"
@@ -125,6 +127,21 @@ case "$mode" in
     log "DIEN test AUC with 1 server + 2 workers: $a_dist"
     # Above chance by a clear margin (oracle about 0.86).
     awk -v a="$a_dist" 'BEGIN { exit !(a > 0.55) }' || fail "DIEN did not learn (AUC $a_dist)"
+    ;;
+  deep_tmpdir)
+    # A $TMPDIR too deep for a Unix socket's path: servers say so and serve
+    # over TCP only, the worker uses TCP, and the job still succeeds.
+    gen 4000 1000
+    deep="$dir/$(printf 'd%.0s' {1..100})"
+    mkdir -p "$deep"
+    out="$(TMPDIR="$deep" DIPS_BIN="$bin" "$local_sh" --servers 2 --workers 1 --timeout 100 \
+      -- --model=din --train="$dir/data/train.txt" --max_steps=20 2>&1)"
+    code=$?
+    echo "$out"
+    ((code == 0)) || fail "dist-train exited $code"
+    grep -q "serving over TCP only, no Unix socket under $deep" <<<"$out" ||
+      fail "no server said it serves over TCP only"
+    grep -q "2 servers (0 through Unix sockets)" <<<"$out" || fail "the worker did not use TCP"
     ;;
   kill_server|stall_server)
     gen 20000 2000
