@@ -277,16 +277,26 @@ TEST(BackgroundAverageTest, AveragesOnItsThreadInTheCallersOrder) {
   const int me = sync->worker_index();
   BackgroundAverage background(sync.get());
   EXPECT_FALSE(background.pending());
+  EXPECT_TRUE(background.Finished()) << "nothing pending";
   EXPECT_TRUE(background.Wait().ok()) << "nothing pending";
   const size_t n = 5000;
   for (uint32_t round = 0; round < 4; ++round) {
     const uint32_t salt = 100 + round;
     std::vector<float> data = WorkerInput(me, n, salt);
+    // The first worker is late, as a slower peer would be: the others'
+    // averages wait for it on their background threads, unfinished.
+    if (me == 0) std::this_thread::sleep_for(std::chrono::milliseconds(200));
     background.Start(data.data(), n, "background test gradients");
     EXPECT_TRUE(background.pending());
-    // The first worker is late, as a slower peer would be: the others'
-    // averages wait for it on their background threads.
-    if (me == 0) std::this_thread::sleep_for(std::chrono::milliseconds(30));
+    if (me != 0) {
+      EXPECT_FALSE(background.Finished()) << "round " << round;
+    }
+    // Finished() turns true by itself; Wait then returns at once.
+    const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+    while (!background.Finished() && std::chrono::steady_clock::now() < give_up) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+    EXPECT_TRUE(background.Finished()) << "round " << round;
     ASSERT_TRUE(background.Wait().ok());
     EXPECT_FALSE(background.pending());
     EXPECT_LE(WorstMeanError(data, workers, n, salt), 1.0) << "round " << round;

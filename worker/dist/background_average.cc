@@ -38,6 +38,12 @@ void BackgroundAverage::Start(float* data, size_t n, std::string what) {
   cv_.notify_all();
 }
 
+bool BackgroundAverage::Finished() {
+  if (!pending_) return true;
+  std::lock_guard<std::mutex> lock(mu_);
+  return done_;
+}
+
 Status BackgroundAverage::Wait() {
   if (!pending_) return Status::OK();
   std::unique_lock<std::mutex> lock(mu_);

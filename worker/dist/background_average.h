@@ -49,6 +49,10 @@ class BackgroundAverage {
   // Whether a started average has not been waited for. Owner thread only.
   bool pending() const { return pending_; }
 
+  // Whether the average in flight has finished, so that Wait would not
+  // block (true when none is pending). Owner thread only.
+  bool Finished();
+
  private:
   void Run();
 

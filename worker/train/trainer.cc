@@ -42,7 +42,11 @@ Status TrainerImpl::Init() {
   // Several replicas build most batches themselves while they wait for
   // each other (TrainStep); the background thread tops the queue up to two
   // steps' worth only when they fall behind.
-  if (options_.threads > 1) {
+  // A distributed worker with overlapped dense averages builds batches
+  // while it waits for the average in flight (FinishDenseAverage).
+  const bool worker_helps = options_.dense_sync != nullptr && options_.max_staleness >= 1 &&
+                            options_.overlap_dense_sync;
+  if (options_.threads > 1 || worker_helps) {
     stream_options.background_depth = std::min(2 * options_.threads, stream_options.queue_depth);
   }
   train_stream_ = std::make_unique<BatchStream>(std::move(train_reader), stream_options);
@@ -268,6 +272,10 @@ bool TrainerImpl::StepOnAverage() {
 
 Status TrainerImpl::FinishDenseAverage() {
   if (background_average_ == nullptr || !background_average_->pending()) return Status::OK();
+  // Waiting on a slower worker: build the coming batches meanwhile, each one
+  // a batch the stream's thread need not build on a shared core.
+  while (!background_average_->Finished() && train_stream_->HelpProduce()) {
+  }
   RETURN_IF_ERROR(background_average_->Wait());
   const bool stepped = StepOnAverage();
   CHECK(stepped) << "an overlapped average always holds this worker's own weight";
