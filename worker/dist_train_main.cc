@@ -287,11 +287,16 @@ void RunServer(Cluster* cluster, const DistOptions& dist, const TrainerOptions& 
   StatusOr<std::unique_ptr<PsServer>> created = PsServer::Create(options, table.get());
   if (!created.ok() && !options.local_socket_parent.empty()) {
     // The Unix socket is an optimisation: without it (an unwritable or too
-    // deep $TMPDIR) the workers use TCP with CURVE.
-    LOG(WARNING) << who << ": serving over TCP only, no Unix socket under "
-                 << options.local_socket_parent << ": " << created.status().ToString();
+    // deep $TMPDIR) the workers use TCP with CURVE. A failure of its own
+    // (the TCP bind) fails the retry too and is reported as such.
+    const std::string parent = options.local_socket_parent;
+    const Status with_socket = created.status();
     options.local_socket_parent.clear();
     created = PsServer::Create(options, table.get());
+    if (created.ok()) {
+      LOG(WARNING) << who << ": serving over TCP only, no Unix socket under " << parent << ": "
+                   << with_socket.ToString();
+    }
   }
   std::unique_ptr<PsServer> server =
       ValueOrAbort(std::move(created), "starting the parameter server");

@@ -28,8 +28,7 @@ class LocalSocketDir {
   LocalSocketDir(const LocalSocketDir&) = delete;
   LocalSocketDir& operator=(const LocalSocketDir&) = delete;
 
-  const std::string& dir() const { return dir_; }
-  // Where the socket goes: dir() + "/shard".
+  // Where the socket goes: the directory + "/shard".
   const std::string& socket_path() const { return socket_path_; }
 
  private:

@@ -97,10 +97,12 @@ struct PsServerCounters {
 
 class PsServer {
  public:
-  // Binds tcp://bind_host:port (and the Unix socket, if asked). `table` is not owned and must outlive the
-  // server; its dim is the only dim the server accepts.
-  // Errors: InvalidArgument for bad options; Unavailable when the bind fails
-  // (address in use, unknown interface).
+  // Binds tcp://bind_host:port (and the Unix socket, if asked). `table` is
+  // not owned and must outlive the server; its dim is the only dim the
+  // server accepts.
+  // Errors: InvalidArgument for bad options (and a Unix socket path too long
+  // for sockaddr_un); Unavailable when a bind fails (address in use, unknown
+  // interface, no directory for the Unix socket).
   static StatusOr<std::unique_ptr<PsServer>> Create(const PsServerOptions& options,
                                                     SparseTable* table);
   virtual ~PsServer() = default;

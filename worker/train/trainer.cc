@@ -44,9 +44,7 @@ Status TrainerImpl::Init() {
   // steps' worth only when they fall behind.
   // A distributed worker with overlapped dense averages builds batches
   // while it waits for the average in flight (FinishDenseAverage).
-  const bool worker_helps = options_.dense_sync != nullptr && options_.max_staleness >= 1 &&
-                            options_.overlap_dense_sync;
-  if (options_.threads > 1 || worker_helps) {
+  if (options_.threads > 1 || OverlapsDenseAverage()) {
     stream_options.background_depth = std::min(2 * options_.threads, stream_options.queue_depth);
   }
   train_stream_ = std::make_unique<BatchStream>(std::move(train_reader), stream_options);
@@ -92,8 +90,7 @@ Status TrainerImpl::Init() {
   eval_state_.resize(model.num_state());
   dense_optimizer_ = std::make_unique<DenseOptimizer>(options_.dense_optimizer, params_.size());
   RETURN_IF_ERROR(dense_optimizer_->SetLearningRateScales(ScaledRanges(model.layout())));
-  if (options_.dense_sync != nullptr && options_.max_staleness >= 1 &&
-      options_.overlap_dense_sync) {
+  if (OverlapsDenseAverage()) {
     background_average_ = std::make_unique<BackgroundAverage>(options_.dense_sync);
   }
   RETURN_IF_ERROR(InitCheckpoints());

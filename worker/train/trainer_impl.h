@@ -110,6 +110,12 @@ class TrainerImpl : public Trainer {
   // and applies it (one dense step). Called before anything that reads the
   // parameters as a whole or makes an MPI call of its own.
   Status FinishDenseAverage();
+  // Whether each step's dense average runs on background_average_ (a
+  // distributed job with overlap_dense_sync at max_staleness >= 1).
+  bool OverlapsDenseAverage() const {
+    return options_.dense_sync != nullptr && options_.max_staleness >= 1 &&
+           options_.overlap_dense_sync;
+  }
   // Divides the workers' averaged gradients in sync_buffer_ by their summed
   // weight (into dense_grads_) and takes the dense step; false, and no
   // step, when no worker stepped.
