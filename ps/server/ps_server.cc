@@ -20,6 +20,7 @@
 #include <zmq.hpp>
 #include <zmq_addon.hpp>
 
+#include "proto/socket_poller.h"
 #include "ps/server/curve_keys.h"
 #include "ps/server/local_socket_dir.h"
 #include "ps/server/request_handler.h"
@@ -81,8 +82,9 @@ class PsServerImpl : public PsServer {
 
  private:
   // Receives one request from the network, if one waits, and either hands
-  // it to the workers or answers it on this thread (see the definition).
-  bool TakeRequest();
+  // it to the workers (setting *handed_off) or answers it on this thread
+  // (see the definition).
+  bool TakeRequest(bool* handed_off);
   void WorkerLoop();
   void HandleMonitorEvent();
   void HandleZapRequest();
@@ -202,36 +204,42 @@ Status PsServerImpl::Run() {
   Status status;
   Clock::time_point last_receive = Clock::now();
   try {
+    SocketPoller poller;
+    const size_t frontend = poller.AddSocket(frontend_.handle());
+    const size_t backend = poller.AddSocket(backend_.handle());
+    const size_t monitor = poller.AddSocket(monitor_.handle());
+    const size_t wake = poller.AddFd(wake_fd_);
+    const size_t zap = zap_ ? poller.AddSocket(zap_.handle()) : 0;
     while (!stop_.load()) {
-      std::vector<zmq::pollitem_t> items = {
-          {frontend_.handle(), 0, ZMQ_POLLIN, 0},
-          {backend_.handle(), 0, ZMQ_POLLIN, 0},
-          {monitor_.handle(), 0, ZMQ_POLLIN, 0},
-          {nullptr, wake_fd_, ZMQ_POLLIN, 0},
-      };
-      if (zap_) items.push_back({zap_.handle(), 0, ZMQ_POLLIN, 0});
       long timeout_ms = -1;
       if (options_.receive_timeout_ms > 0) {
         const auto idle = std::chrono::duration_cast<std::chrono::milliseconds>(
             Clock::now() - last_receive);
         timeout_ms = std::max<long>(0, options_.receive_timeout_ms - idle.count());
       }
-      zmq::poll(items.data(), items.size(), std::chrono::milliseconds(timeout_ms));
-      if (items[0].revents & ZMQ_POLLIN) {
-        for (int i = 0; i < kMaxForwardBurst && TakeRequest(); ++i) {
+      poller.Wait(std::chrono::milliseconds(timeout_ms));
+      if (poller.readable(frontend)) {
+        bool handed_off = false;
+        for (int i = 0; i < kMaxForwardBurst && TakeRequest(&handed_off); ++i) {
         }
+        poller.MarkUsed(frontend);  // answered here, or received until it would block
+        if (handed_off) poller.MarkUsed(backend);
         last_receive = Clock::now();
       }
-      if (items[1].revents & ZMQ_POLLIN) {
+      if (poller.readable(backend)) {
         for (int i = 0; i < kMaxForwardBurst && ForwardOne(backend_, frontend_); ++i) {
         }
+        poller.MarkUsed(frontend);
       }
-      if (items[2].revents & ZMQ_POLLIN) HandleMonitorEvent();
-      if (items[3].revents & ZMQ_POLLIN) {
+      if (poller.readable(monitor)) HandleMonitorEvent();
+      if (poller.readable(wake)) {
         uint64_t ignored;
         (void)!read(wake_fd_, &ignored, sizeof(ignored));
       }
-      if (zap_ && (items[4].revents & ZMQ_POLLIN)) HandleZapRequest();
+      if (zap_ && poller.readable(zap)) {
+        HandleZapRequest();
+        poller.MarkUsed(zap);
+      }
       if (options_.receive_timeout_ms > 0 &&
           Clock::now() - last_receive >= std::chrono::milliseconds(options_.receive_timeout_ms)) {
         status = DeadlineExceededError("server " + endpoint_ + " received nothing for " +
@@ -270,7 +278,7 @@ void PsServerImpl::Stop() {
 // when more requests wait behind it, or it may run long (a checkpoint, or
 // any pull or push of a table with a disk tier), does it go to the worker
 // threads, which then work in parallel with this one.
-bool PsServerImpl::TakeRequest() {
+bool PsServerImpl::TakeRequest(bool* handed_off) {
   Multipart request;
   if (!zmq::recv_multipart(frontend_, std::back_inserter(request), zmq::recv_flags::dontwait)) {
     return false;
@@ -278,6 +286,7 @@ bool PsServerImpl::TakeRequest() {
   const bool more_waiting = (frontend_.get(zmq::sockopt::events) & ZMQ_POLLIN) != 0;
   if (more_waiting || handler_.MayRunLong(request)) {
     zmq::send_multipart(backend_, request);
+    *handed_off = true;
     return true;
   }
   inline_replies_.clear();
@@ -293,10 +302,11 @@ void PsServerImpl::WorkerLoop() {
   socket.set(zmq::sockopt::rcvhwm, 0);
   socket.connect(kWorkersAddress);
   std::vector<Multipart> out;
+  SocketPoller poller;
+  const size_t inbox = poller.AddSocket(socket.handle());
   while (!workers_stop_.load()) {
-    zmq::pollitem_t item = {socket.handle(), 0, ZMQ_POLLIN, 0};
-    zmq::poll(&item, 1, std::chrono::milliseconds(kWorkerPollMs));
-    if (!(item.revents & ZMQ_POLLIN)) continue;
+    poller.Wait(std::chrono::milliseconds(kWorkerPollMs));
+    if (!poller.readable(inbox)) continue;
     Multipart request;
     if (!zmq::recv_multipart(socket, std::back_inserter(request), zmq::recv_flags::dontwait)) {
       continue;
@@ -306,6 +316,7 @@ void PsServerImpl::WorkerLoop() {
     for (Multipart& message : out) {
       zmq::send_multipart(socket, message);
     }
+    poller.MarkUsed(inbox);
     if (stop) Stop();
   }
   // Close now, with the default (infinite) linger on this inproc socket, so

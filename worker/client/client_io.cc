@@ -104,9 +104,9 @@ std::string ClientIo::ShardName(int shard) const {
 }
 
 void ClientIo::Loop() {
-  std::vector<zmq::pollitem_t> items;
-  for (zmq::socket_t& s : sockets_) items.push_back({s.handle(), 0, ZMQ_POLLIN, 0});
-  items.push_back({nullptr, wake_fd_, ZMQ_POLLIN, 0});
+  // Shard s is the poller's item s (TrySend marks it used).
+  for (zmq::socket_t& s : sockets_) poller_.AddSocket(s.handle());
+  const size_t wake = poller_.AddFd(wake_fd_);
   while (!stop_.load()) {
     SendQueued();
     long timeout_ms = pending_.empty() ? -1 : kMaxPollMs;
@@ -119,17 +119,17 @@ void ClientIo::Loop() {
       timeout_ms = std::min<long>(timeout_ms, std::max<long>(0, left.count() + 1));
     }
     try {
-      zmq::poll(items.data(), items.size(), std::chrono::milliseconds(timeout_ms));
+      poller_.Wait(std::chrono::milliseconds(timeout_ms));
     } catch (const zmq::error_t& e) {
       LOG(ERROR) << "parameter-server client poll: " << e.what();
       break;
     }
-    if (items.back().revents & ZMQ_POLLIN) {
+    if (poller_.readable(wake)) {
       uint64_t ignored;
       (void)!read(wake_fd_, &ignored, sizeof(ignored));
     }
     for (size_t s = 0; s < sockets_.size(); ++s) {
-      if (items[s].revents & ZMQ_POLLIN) ReceiveFrom(static_cast<int>(s));
+      if (poller_.readable(s)) ReceiveFrom(static_cast<int>(s));
     }
     ExpireDeadlines();
   }
@@ -186,6 +186,8 @@ void ClientIo::SendWaiting(int shard) {
 // with the message that names the likely causes, whatever the timing.
 ClientIo::SendResult ClientIo::TrySend(Pending& pending) {
   ShardRequest& r = pending.request;
+  // Sending may take in the socket's commands, so the poller must ask it.
+  poller_.MarkUsed(static_cast<size_t>(r.shard));
   try {
     if (!zmq::send_multipart(sockets_[r.shard], r.frames, zmq::send_flags::dontwait)) {
       return SendResult::kWouldBlock;

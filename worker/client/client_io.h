@@ -21,6 +21,7 @@
 #include "common/status.h"
 #include "common/thread_annotations.h"
 #include "proto/ps_wire.h"
+#include "proto/socket_poller.h"
 #include "worker/client/ps_client.h"
 #include "worker/client/ticket_book.h"
 
@@ -87,6 +88,7 @@ class ClientIo {
   TicketBook* const tickets_;
   zmq::context_t context_{1};
   std::vector<zmq::socket_t> sockets_;  // owned by the I/O thread once started
+  SocketPoller poller_;                  // the I/O thread's: sockets_, then wake_fd_
   int wake_fd_ = -1;
   std::thread thread_;
   std::atomic<bool> stop_{false};
