@@ -61,14 +61,17 @@ void ExpectConsistent(const std::vector<Sample>& samples, const LogSchema& schem
   ASSERT_EQ(batch.history_slots.size(), static_cast<size_t>(n * t * f));
   ASSERT_EQ(batch.extra_slots.size(), static_cast<size_t>(n * p));
   ASSERT_EQ(batch.unique_keys.size(), batch.key_counts.size());
-  for (size_t i = 1; i < batch.unique_keys.size(); ++i) {
-    ASSERT_LT(batch.unique_keys[i - 1], batch.unique_keys[i]) << "sorted and distinct";
-  }
-  // Brute-force occurrence count of every key over every slot.
+  // Brute-force occurrence count of every key over every slot. key_of is
+  // called in the builder's order (per sample: target, history, extra
+  // fields; then negatives), so a slot is at most one past the highest seen:
+  // the keys are in order of first use.
   std::map<uint64_t, uint32_t> counts;
+  int32_t next_new = 0;
   auto key_of = [&](int32_t slot) {
     EXPECT_GE(slot, 0);
     EXPECT_LT(slot, batch.num_unique_keys());
+    EXPECT_LE(slot, next_new) << "keys in order of first use";
+    if (slot == next_new) ++next_new;
     const uint64_t key = batch.unique_keys[slot];
     ++counts[key];
     return key;
@@ -103,7 +106,7 @@ void ExpectConsistent(const std::vector<Sample>& samples, const LogSchema& schem
       if (slot >= 0) key_of(slot);
     }
   }
-  ASSERT_EQ(counts.size(), batch.unique_keys.size());
+  ASSERT_EQ(counts.size(), batch.unique_keys.size()) << "distinct keys, each used";
   for (size_t i = 0; i < batch.unique_keys.size(); ++i) {
     EXPECT_EQ(batch.key_counts[i], counts[batch.unique_keys[i]]) << i;
   }

@@ -21,7 +21,9 @@ struct Batch {
   std::vector<uint64_t> user_keys; // [B], for GAUC
   std::vector<int32_t> lengths;    // [B], valid history positions (0..T)
 
-  // Distinct keys of the batch, sorted ascending, and how many slots of
+  // Distinct keys of the batch, in order of first use (the first sample's
+  // target, its history, ...; a run's batches are the same every time), and
+  // how many slots of
   // this batch refer to each (the per-batch occurrence count that the
   // table adds to its per-key count).
   std::vector<uint64_t> unique_keys;   // [K]

@@ -1,10 +1,10 @@
 // BatchBuilder: packs parsed Samples into a Batch (worker/data/batch.h):
-// the batch's distinct keys sorted ascending with their slot counts, and
-// for every slot the index of its key. With negatives, it also draws DIEN's
+// the batch's distinct keys in order of first use with their slot counts,
+// and for every slot the index of its key. With negatives, it also draws DIEN's
 // negative behaviours from a popularity-weighted pool of recent behaviours.
 //
-// Cost: one open-addressing hash probe per slot plus sorting the distinct
-// keys; every buffer (the Batch's vectors and the builder's scratch) is
+// Cost: one open-addressing hash probe per slot (no sort: nothing that
+// reads a batch needs its keys in order); every buffer (the Batch's vectors and the builder's scratch) is
 // reused, so steady-state Build allocates nothing. Not thread-safe; one
 // builder per worker thread (the negative pool and its generator are state).
 #ifndef DIPS_WORKER_DATA_BATCH_BUILDER_H_
@@ -46,25 +46,24 @@ class BatchBuilder {
   const NegativeSampler& negative_pool() const { return sampler_; }
 
  private:
-  // Sizes and clears the key table for at most `max_keys` distinct keys.
-  void ResetTable(size_t max_keys);
-  // Provisional id of `key` (order of first appearance); counts the use.
+  // Sizes and clears the key table for about `expected_keys` distinct keys.
+  void ResetTable(size_t expected_keys);
+  // Doubles the key table and re-places every key interned so far.
+  void GrowTable();
+  // Id of `key` (its index in order of first use); counts the use.
   int32_t Intern(uint64_t key);
   void FillNegatives(const Sample* samples, int n, int f_count, int t_max, Batch* out);
-  // Sorts the distinct keys into out->unique_keys / key_counts and rewrites
-  // every slot from provisional id to its rank.
+  // Copies the distinct keys and their counts into the batch.
   void Finish(Batch* out);
 
   BatchBuilderOptions options_;
   NegativeSampler sampler_;
   std::mt19937_64 rng_;
 
-  std::vector<int32_t> table_;    // provisional id, or -1 for an empty bucket
+  std::vector<int32_t> table_;    // key id, or -1 for an empty bucket
   int table_shift_ = 64;          // bucket = (key * kMul) >> table_shift_
-  std::vector<uint64_t> keys_;    // provisional id -> key
-  std::vector<uint32_t> counts_;  // provisional id -> slots using it
-  std::vector<std::pair<uint64_t, int32_t>> sorted_;  // (key, provisional id)
-  std::vector<int32_t> rank_;     // provisional id -> index in unique_keys
+  std::vector<uint64_t> keys_;    // key id (order of first use) -> key
+  std::vector<uint32_t> counts_;  // key id -> slots using it
   std::vector<uint64_t> exclude_;       // negative draws: positive item per draw
   std::vector<Behaviour> negatives_;    // negative draws: result per draw
 };
