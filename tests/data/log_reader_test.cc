@@ -449,5 +449,100 @@ TEST(LogReaderTest, RatioIsCheckedAtTheEndOfShortInputs) {
   EXPECT_EQ(ok_reader->stats().bad_lines, 1);
 }
 
+// Reading ahead (LogReader::ReadAhead before every Next, `chunk` lines on
+// `threads` threads) must deliver what plain Next calls deliver: the same
+// samples, statistics, errors and positions.
+struct ReadResult {
+  std::vector<uint64_t> users;
+  std::vector<ReaderPosition> positions;  // position() after each sample
+  Status end;
+  ReaderStats stats;
+};
+
+ReadResult ReadAll(LogReader* reader, size_t chunk, int threads) {
+  ReadResult r;
+  Sample s;
+  for (;;) {
+    if (chunk > 0) reader->ReadAhead(chunk, threads);
+    StatusOr<bool> got = reader->Next(&s);
+    if (!got.ok() || !*got) {
+      r.end = got.ok() ? Status::OK() : got.status();
+      break;
+    }
+    r.users.push_back(s.user_key);
+    r.positions.push_back(reader->position());
+  }
+  r.stats = reader->stats();
+  return r;
+}
+
+void ExpectSameReads(const std::vector<std::string>& paths, const ReaderOptions& options) {
+  const ReadResult plain = ReadAll(OpenOrDie(paths, options).get(), 0, 1);
+  for (size_t chunk : {1u, 3u, 64u, 1000u}) {
+    for (int threads : {1, 3}) {
+      const ReadResult ahead = ReadAll(OpenOrDie(paths, options).get(), chunk, threads);
+      const std::string where = "chunk " + std::to_string(chunk) + " threads " +
+                                std::to_string(threads);
+      EXPECT_EQ(ahead.users, plain.users) << where;
+      EXPECT_EQ(ahead.positions, plain.positions) << where;
+      EXPECT_EQ(ahead.end.code(), plain.end.code()) << where;
+      EXPECT_EQ(ahead.end.message(), plain.end.message()) << where;
+      EXPECT_EQ(ahead.stats.lines, plain.stats.lines) << where;
+      EXPECT_EQ(ahead.stats.samples, plain.stats.samples) << where;
+      EXPECT_EQ(ahead.stats.bad_lines, plain.stats.bad_lines) << where;
+      EXPECT_EQ(ahead.stats.bad_by_reason, plain.stats.bad_by_reason) << where;
+    }
+  }
+}
+
+TEST(LogReaderTest, ReadingAheadDeliversWhatNextDelivers) {
+  ScratchDir dir;
+  // Malformed lines of several kinds, one too long, between good ones.
+  std::string mixed;
+  for (int i = 0; i < 300; ++i) {
+    mixed += DienLine("m" + std::to_string(i), 1 + i % 7);
+    if (i % 9 == 0) mixed += "1\tu\ti\tc\ti1\n";
+    if (i % 13 == 0) mixed += "1\tu\ti\tc\t" + std::string(300, 'x') + "\tc1\n";
+  }
+  ReaderOptions tolerant = Tolerant();
+  tolerant.max_line_bytes = 200;
+  ExpectSameReads({WritePlain(dir.File("mixed.txt"), mixed)}, tolerant);
+  ExpectSameReads({WriteGzip(dir.File("mixed.gz"), mixed)}, tolerant);
+
+  // Across files, for every part of three.
+  std::vector<std::string> users;
+  const std::vector<std::string> three = ThreeFiles(dir, &users);
+  for (int part = 0; part < 3; ++part) {
+    ReaderOptions options;
+    options.num_parts = 3;
+    options.part_index = part;
+    ExpectSameReads(three, options);
+  }
+
+  // The abort past the bad-line ratio, at the same line with the same message.
+  std::string noisy;
+  for (int i = 1; i <= 2000; ++i) noisy += i % 100 == 0 ? "garbage\n" : DienLine("u");
+  ExpectSameReads({WritePlain(dir.File("noisy.txt"), noisy)}, ReaderOptions());
+
+  // A truncated gzip: the complete lines, then Corruption.
+  std::string content;
+  for (int i = 0; i < 3000; ++i) content += DienLine("u" + std::to_string(i), 5);
+  const std::string gz = GzipBytes(content);
+  ExpectSameReads({WritePlain(dir.File("cut.gz"), gz.substr(0, gz.size() / 2))},
+                  ReaderOptions());
+}
+
+TEST(LogReaderTest, RewindDropsWhatWasReadAhead) {
+  ScratchDir dir;
+  std::vector<std::string> users;
+  auto reader = OpenOrDie(ThreeFiles(dir, &users), ReaderOptions());
+  reader->ReadAhead(50, 2);
+  Sample s;
+  ASSERT_TRUE(*reader->Next(&s));
+  ASSERT_TRUE(reader->Rewind().ok());
+  EXPECT_EQ(ReadUsers(reader.get()), UserKeys(users));
+  EXPECT_EQ(reader->stats().lines, 100);
+}
+
 }  // namespace
 }  // namespace dips

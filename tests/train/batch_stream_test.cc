@@ -48,7 +48,7 @@ class BatchStreamTest : public ::testing::Test {
 
   std::unique_ptr<BatchStream> Open(int shuffle_buffer, uint64_t seed, int part = 0,
                                     int parts = 1, int queue_depth = 8,
-                                    int background_depth = 0) {
+                                    int background_depth = 0, int fill_threads = 1) {
     ReaderOptions reader_options;
     reader_options.part_index = part;
     reader_options.num_parts = parts;
@@ -60,6 +60,7 @@ class BatchStreamTest : public ::testing::Test {
     o.shuffle_seed = seed;
     o.queue_depth = queue_depth;
     o.background_depth = background_depth;
+    o.fill_threads = fill_threads;
     return std::make_unique<BatchStream>(std::move(*reader), o);
   }
 
@@ -98,6 +99,19 @@ TEST_F(BatchStreamTest, ShuffleIsReproducibleAndDiffersBetweenPasses) {
   std::vector<uint64_t> b1 = Pass(b.get());
   EXPECT_EQ(a1, b1);  // same seed, same first pass
   EXPECT_NE(a1, a2);  // the second pass is shuffled anew
+}
+
+// Parsing the shuffle buffer's fill on several threads changes nothing that
+// is delivered: buffers larger than the file, than a fill chunk, and small.
+TEST_F(BatchStreamTest, FillThreadsKeepTheSamplesAndTheirOrder) {
+  for (int buffer : {10000, 300, 5}) {
+    auto one = Open(buffer, 4, 0, 1, 8, 0, /*fill_threads=*/1);
+    auto three = Open(buffer, 4, 0, 1, 8, 0, /*fill_threads=*/3);
+    const std::vector<uint64_t> one_first = Pass(one.get());
+    EXPECT_EQ(one_first.size(), static_cast<size_t>(kLines));
+    EXPECT_EQ(Pass(three.get()), one_first) << "buffer " << buffer;
+    EXPECT_EQ(Pass(three.get()), Pass(one.get())) << "buffer " << buffer << ", second pass";
+  }
 }
 
 // Two workers read every other line. With the same seed their passes pair

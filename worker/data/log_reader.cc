@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <sstream>
+#include <thread>
 #include <utility>
 
 namespace dips {
@@ -157,37 +158,71 @@ StatusOr<bool> LogReader::Next(Sample* sample) {
   return got;
 }
 
-StatusOr<bool> LogReader::NextSample(Sample* sample) {
-  if (!error_.ok()) return error_;
-  while (!done_) {
-    bool too_long = false;
-    StatusOr<bool> got = NextLine(&too_long);
-    if (!got.ok()) {
-      error_ = got.status();
-      return error_;
-    }
-    if (!*got) {
-      if (file_index_ + 1 == static_cast<int>(paths_.size())) {
-        done_ = true;
-        break;
-      }
-      error_ = OpenFile(file_index_ + 1);
-      if (!error_.ok()) return error_;
+StatusOr<bool> LogReader::NextOwnedLine(bool* too_long) {
+  for (;;) {
+    ASSIGN_OR_RETURN(bool got, NextLine(too_long));
+    if (!got) {
+      if (file_index_ + 1 == static_cast<int>(paths_.size())) return false;
+      RETURN_IF_ERROR(OpenFile(file_index_ + 1));
       continue;
     }
     const bool mine = OwnsLine();
     ++data_lines_in_file_;
-    if (!mine) continue;
-    ++stats_.lines;
-    const LineError err =
-        too_long ? LineError::kTooLong : parser_.Parse(line_, sample, &detail_);
-    if (err == LineError::kOk) {
-      ++stats_.samples;
+    if (mine) return true;
+  }
+}
+
+StatusOr<bool> LogReader::NextSample(Sample* sample) {
+  if (!error_.ok()) return error_;
+  while (!done_) {
+    LineError err = LineError::kOk;
+    int file_index = file_index_;  // where this line is, for messages
+    int64_t line_number = 0;
+    if (ahead_used_ < ahead_size_) {
+      AheadLine& line = ahead_[ahead_used_++];
+      file_index = line.file_index;
+      line_number = line.line_number;
+      ++stats_.lines;
+      err = line.error;
+      if (err == LineError::kOk) {
+        std::swap(*sample, line.sample);
+        ++stats_.samples;
+      } else {
+        RecordBadLine(err, line.detail, line.file_index, line.line_number);
+      }
     } else {
-      if (too_long) detail_ = "longer than " + std::to_string(options_.max_line_bytes) + " bytes";
-      RecordBadLine(err, detail_);
+      if (!ahead_error_.ok()) {
+        error_ = ahead_error_;
+        ahead_error_ = Status::OK();
+        return error_;
+      }
+      bool end = ahead_end_;
+      bool too_long = false;
+      if (!end) {
+        ahead_size_ = ahead_used_ = 0;
+        StatusOr<bool> got = NextOwnedLine(&too_long);
+        if (!got.ok()) {
+          error_ = got.status();
+          return error_;
+        }
+        end = !*got;
+      }
+      if (end) {
+        done_ = true;
+        break;
+      }
+      ++stats_.lines;
+      file_index = file_index_;
+      line_number = source_->line_number();
+      err = too_long ? LineError::kTooLong : parser_.Parse(line_, sample, &detail_);
+      if (err == LineError::kOk) {
+        ++stats_.samples;
+      } else {
+        if (too_long) detail_ = "longer than " + std::to_string(options_.max_line_bytes) + " bytes";
+        RecordBadLine(err, detail_, file_index, line_number);
+      }
     }
-    error_ = CheckRatio(/*at_end=*/false);
+    error_ = CheckRatio(/*at_end=*/false, file_index, line_number);
     if (!error_.ok()) {
       LogSummary();
       return error_;
@@ -198,17 +233,71 @@ StatusOr<bool> LogReader::NextSample(Sample* sample) {
     summary_logged_ = true;
     LogSummary();
   }
-  error_ = CheckRatio(/*at_end=*/true);
+  error_ = CheckRatio(/*at_end=*/true, file_index_, source_ ? source_->line_number() : 0);
   if (!error_.ok()) return error_;
   return false;
 }
 
-void LogReader::RecordBadLine(LineError error, const std::string& detail) {
+void LogReader::ReadAhead(size_t max_lines, int threads) {
+  CHECK_GE(threads, 1);
+  if (ahead_used_ < ahead_size_ || ahead_end_ || !ahead_error_.ok() || !error_.ok() || done_) {
+    return;
+  }
+  ahead_start_ = position();
+  ahead_size_ = ahead_used_ = 0;
+  if (ahead_.size() < max_lines) ahead_.resize(max_lines);
+  while (ahead_size_ < max_lines) {
+    bool too_long = false;
+    StatusOr<bool> got = NextOwnedLine(&too_long);
+    if (!got.ok()) {
+      ahead_error_ = got.status();
+      break;
+    }
+    if (!*got) {
+      ahead_end_ = true;
+      break;
+    }
+    AheadLine& line = ahead_[ahead_size_++];
+    line.text.swap(line_);
+    line.file_index = file_index_;
+    line.line_number = source_->line_number();
+    line.too_long = too_long;
+  }
+  UpdateProgress();
+  // Contiguous shares, the calling thread's first; every thread its own
+  // parser (parsers keep per-line scratch).
+  const size_t n = ahead_size_;
+  const size_t parts = std::max<size_t>(1, std::min<size_t>(threads, n / 64 + 1));
+  while (ahead_parsers_.size() + 1 < parts) ahead_parsers_.push_back(parser_);
+  std::vector<std::thread> helpers;
+  for (size_t t = 1; t < parts; ++t) {
+    helpers.emplace_back([this, t, n, parts] {
+      ParseAhead(n * t / parts, n * (t + 1) / parts, &ahead_parsers_[t - 1]);
+    });
+  }
+  ParseAhead(0, n / parts, &parser_);
+  for (std::thread& h : helpers) h.join();
+}
+
+void LogReader::ParseAhead(size_t begin, size_t end, LogParser* parser) {
+  for (size_t i = begin; i < end; ++i) {
+    AheadLine& line = ahead_[i];
+    if (line.too_long) {
+      line.error = LineError::kTooLong;
+      line.detail = "longer than " + std::to_string(options_.max_line_bytes) + " bytes";
+    } else {
+      line.error = parser->Parse(line.text, &line.sample, &line.detail);
+    }
+  }
+}
+
+void LogReader::RecordBadLine(LineError error, const std::string& detail, int file_index,
+                              int64_t line_number) {
   ++stats_.bad_lines;
   ++stats_.bad_by_reason[static_cast<int>(error)];
   ++bad_lines_logged_;
   if (bad_lines_logged_ <= kLogFirst || bad_lines_logged_ % kLogEvery == 0) {
-    LOG(WARNING) << paths_[file_index_] << ":" << source_->line_number()
+    LOG(WARNING) << paths_[file_index] << ":" << line_number
                  << ": malformed line skipped (" << LineErrorName(error) << "): " << detail
                  << (bad_lines_logged_ == kLogFirst
                          ? "; from now on only every 1000th malformed line is logged"
@@ -216,13 +305,13 @@ void LogReader::RecordBadLine(LineError error, const std::string& detail) {
   }
 }
 
-Status LogReader::CheckRatio(bool at_end) const {
+Status LogReader::CheckRatio(bool at_end, int file_index, int64_t line_number) const {
   if (stats_.bad_lines == 0) return Status::OK();
   if (!at_end && stats_.lines < options_.min_lines_for_ratio) return Status::OK();
   const double ratio = static_cast<double>(stats_.bad_lines) / static_cast<double>(stats_.lines);
   if (ratio <= options_.max_bad_ratio) return Status::OK();
   std::ostringstream msg;
-  msg << paths_[file_index_] << ":" << source_->line_number() << ": " << stats_.bad_lines
+  msg << paths_[file_index] << ":" << line_number << ": " << stats_.bad_lines
       << " of " << stats_.lines << " lines malformed (ratio " << ratio
       << (at_end ? ", at the end of the input" : "") << ") exceeds --max_bad_ratio="
       << options_.max_bad_ratio << " (part " << options_.part_index << " of "
@@ -252,11 +341,20 @@ void LogReader::ResetPass() {
   done_ = false;
   summary_logged_ = false;
   pending_first_line_ = false;
+  ahead_size_ = ahead_used_ = 0;
+  ahead_end_ = false;
+  ahead_error_ = Status::OK();
 }
 
 Status LogReader::Rewind() { return Seek(ReaderPosition()); }
 
 ReaderPosition LogReader::position() const {
+  if (ahead_size_ > 0 && (ahead_used_ < ahead_size_ || !done_)) {
+    // Lines read ahead count once Next has consumed them.
+    if (ahead_used_ == 0) return ahead_start_;
+    const AheadLine& last = ahead_[ahead_used_ - 1];
+    return ReaderPosition{last.file_index, last.line_number};
+  }
   ReaderPosition pos;
   pos.file_index = file_index_;
   // A data line held back by OpenFile was read but not yet consumed.

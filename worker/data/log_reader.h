@@ -93,6 +93,16 @@ class LogReader {
   // or Seek.
   StatusOr<bool> Next(Sample* sample);
 
+  // Reads up to `max_lines` of this part's next data lines now and parses
+  // them on `threads` threads (>= 1, the calling one included). The Next
+  // calls that follow return their samples, and count and report their
+  // malformed lines and the bad-line ratio, exactly as if each line had
+  // been read by its own Next; an error met while reading ahead is returned
+  // once the lines before it are consumed. Does nothing while lines read
+  // ahead remain. For filling a large shuffle buffer on several cores.
+  // Progress() runs ahead by what was read; position() does not.
+  void ReadAhead(size_t max_lines, int threads);
+
   // Back to the first line of the first file, for the next epoch.
   Status Rewind();
 
@@ -130,12 +140,19 @@ class LogReader {
   Status OpenFile(int index);
   // Reads the next line of the current file into line_; false at its end.
   StatusOr<bool> NextLine(bool* too_long);
+  // Reads this part's next data line into line_, opening the next file
+  // where one ends; false at the end of the last file.
+  StatusOr<bool> NextOwnedLine(bool* too_long);
+  // Parses ahead_[begin, end) with `parser`.
+  void ParseAhead(size_t begin, size_t end, LogParser* parser);
   // True if the current line (a data line) belongs to this part.
   bool OwnsLine() const;
-  void RecordBadLine(LineError error, const std::string& detail);
+  void RecordBadLine(LineError error, const std::string& detail, int file_index,
+                     int64_t line_number);
   // ResourceExhausted if the bad-line ratio is exceeded (`at_end`: the
-  // whole input was read, so min_lines_for_ratio does not apply).
-  Status CheckRatio(bool at_end) const;
+  // whole input was read, so min_lines_for_ratio does not apply); the
+  // message names line `line_number` of file `file_index`.
+  Status CheckRatio(bool at_end, int file_index, int64_t line_number) const;
   void LogSummary() const;
   void ResetPass();
 
@@ -161,6 +178,24 @@ class LogReader {
   std::string detail_;
   ReaderStats stats_;
   int64_t bad_lines_logged_ = 0;    // over the reader's lifetime, for throttling
+
+  // Lines read ahead (ReadAhead), in order; ahead_ keeps its capacity.
+  struct AheadLine {
+    std::string text;
+    int file_index = 0;
+    int64_t line_number = 0;
+    bool too_long = false;
+    LineError error = LineError::kOk;
+    std::string detail;
+    Sample sample;
+  };
+  std::vector<AheadLine> ahead_;
+  size_t ahead_size_ = 0;          // entries read in the latest ReadAhead
+  size_t ahead_used_ = 0;          // of those, consumed by Next
+  bool ahead_end_ = false;         // the input ended after the last entry
+  Status ahead_error_;             // met while reading after the last entry
+  ReaderPosition ahead_start_;     // position() before the first entry
+  std::vector<LogParser> ahead_parsers_;  // one per extra ReadAhead thread
   // Written only by the reading thread, read by any (Progress). Relaxed
   // order suffices: it is a standalone estimate that publishes no other data.
   std::atomic<double> progress_{0.0};

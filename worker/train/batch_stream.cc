@@ -1,5 +1,6 @@
 #include "worker/train/batch_stream.h"
 
+#include <algorithm>
 #include <utility>
 
 #include <glog/logging.h>
@@ -16,6 +17,7 @@ BatchStream::BatchStream(std::unique_ptr<LogReader> reader,
   CHECK_GT(options_.batch_size, 0);
   CHECK_GT(options_.queue_depth, 0);
   CHECK_GE(options_.background_depth, 0);
+  CHECK_GE(options_.fill_threads, 1);
   CHECK_LE(options_.background_depth, options_.queue_depth);
   samples_.resize(options_.batch_size);
 }
@@ -144,6 +146,11 @@ double BatchStream::EstimatedPassSamples() const {
 StatusOr<bool> BatchStream::NextShuffled(Sample* out) {
   // Fill the pool first; then every sample read displaces a random one.
   while (!input_done_ && shuffle_fill_ < shuffle_pool_.size()) {
+    if (options_.fill_threads > 1) {
+      // A no-op while lines read ahead remain.
+      reader_->ReadAhead(std::min(kFillChunkLines, shuffle_pool_.size() - shuffle_fill_),
+                         options_.fill_threads);
+    }
     ASSIGN_OR_RETURN(bool more, ReadSample(&shuffle_pool_[shuffle_fill_]));
     if (!more) {
       input_done_ = true;

@@ -39,6 +39,8 @@ Status TrainerImpl::Init() {
   stream_options.builder.seed = part_seed;
   stream_options.shuffle_buffer = options_.shuffle_buffer;
   stream_options.shuffle_seed = part_seed;
+  // The replicas have nothing to do while the shuffle buffer fills.
+  stream_options.fill_threads = options_.threads;
   // Several replicas build most batches themselves while they wait for
   // each other (TrainStep); the background thread tops the queue up to two
   // steps' worth only when they fall behind.
