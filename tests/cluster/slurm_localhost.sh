@@ -99,12 +99,18 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-# Two free TCP ports, chosen at random so concurrent runs do not collide.
+# Two free TCP ports, chosen at random so concurrent runs do not collide,
+# and below the kernel's ephemeral range: a port in that range can be taken
+# at any moment by an outgoing connection (of an earlier test, say), and
+# slurmd then fails to bind it ("Address already in use"). Any socket on the
+# port counts, not only listeners.
 pick_port() {
-  local port
+  local port low=32768
+  read -r low _ < /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || true
+  (( low > 11000 )) || low=32768
   for _ in $(seq 50); do
-    port=$((20000 + RANDOM % 40000))
-    if ! ss -Htln "sport = :$port" | grep -q . && [[ "$port" != "${1:-}" ]]; then
+    port=$((10000 + RANDOM % (low - 10000)))
+    if ! ss -Htan "sport = :$port" | grep -q . && [[ "$port" != "${1:-}" ]]; then
       echo "$port"; return 0
     fi
   done
