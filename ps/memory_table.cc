@@ -12,6 +12,13 @@ namespace dips {
 using table_internal::CallTally;
 using table_internal::Grouping;
 
+namespace {
+
+// Pushes look a call's gradients up this many keys ahead of the one applied.
+constexpr size_t kGradientPrefetch = 8;
+
+}  // namespace
+
 MemorySparseTable::MemorySparseTable(const SparseTableOptions& options)
     : options_(options),
       layout_(options.dim, StateFloatsPerWeight(options.optimizer.kind)),
@@ -113,9 +120,19 @@ Status MemorySparseTable::Push(const uint64_t* keys, size_t n, const float* grad
     if (g.begin[s] == g.begin[s + 1]) continue;
     Stripe& stripe = *stripes_[s];
     std::lock_guard<std::mutex> lock(stripe.mu);
-    stripe.store.VisitBatch(keys, g.hashes.data(), g.order.data() + g.begin[s],
-                            g.begin[s + 1] - g.begin[s], layout_.row_bytes(), &slots,
+    const uint32_t* order = g.order.data() + g.begin[s];
+    const size_t m = g.begin[s + 1] - g.begin[s];
+    size_t visited = 0;
+    stripe.store.VisitBatch(keys, g.hashes.data(), order, m, layout_.row_bytes(), &slots,
                             [&](uint32_t i, uint32_t slot) {
+      // The stripe visits the call's gradients out of order: fetch the ones
+      // a few keys ahead, as VisitBatch does their rows.
+      if (visited + kGradientPrefetch < m) {
+        const float* ahead = grads + order[visited + kGradientPrefetch] * dim;
+        __builtin_prefetch(ahead);
+        __builtin_prefetch(ahead + dim - 1);
+      }
+      ++visited;
       if (!status.ok()) return;
       uint8_t* row = slot == RowStore::kNoSlot ? nullptr : stripe.store.RowAt(slot);
       ++(row != nullptr ? tally.hits : tally.misses);
