@@ -8,6 +8,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <string>
 
 #include "common/status.h"
 #include "proto/ps.pb.h"
@@ -32,6 +33,13 @@ inline constexpr size_t kOccurrenceBytes = sizeof(uint32_t);
 
 // Z85 text of a CURVE key (32 bytes -> 40 characters).
 inline constexpr size_t kCurveKeyTextLength = 40;
+// The password of a server's Unix socket (ZeroMQ PLAIN), in bytes: at
+// least 32, and ZeroMQ's PLAIN mechanism carries at most 255.
+inline constexpr size_t kMinLocalPasswordBytes = 32;
+inline constexpr size_t kMaxLocalPasswordBytes = 255;
+inline bool ValidLocalPassword(const std::string& password) {
+  return password.size() >= kMinLocalPasswordBytes && password.size() <= kMaxLocalPasswordBytes;
+}
 
 // Writes `status` into a response header (code 0 and no message for OK).
 void SetWireStatus(const Status& status, wire::ResponseHeader* header);

@@ -20,6 +20,7 @@
 #include <zmq.hpp>
 #include <zmq_addon.hpp>
 
+#include "proto/ps_wire.h"
 #include "proto/socket_poller.h"
 #include "ps/server/curve_keys.h"
 #include "ps/server/local_socket_dir.h"
@@ -402,7 +403,7 @@ Status ValidatePsServerOptions(const PsServerOptions& options) {
     if (options.disable_curve) {
       return InvalidArgumentError("a local Unix socket needs CURVE on the TCP endpoint");
     }
-    if (options.local_password.size() < 32 || options.local_password.size() > 255) {
+    if (!ValidLocalPassword(options.local_password)) {
       return InvalidArgumentError("local_password must have 32 to 255 characters");
     }
   }

@@ -314,7 +314,7 @@ Status ValidatePsClientOptions(const PsClientOptions& options) {
                                   " with disable_curve: servers admit local clients only "
                                   "with the job's password");
     }
-    if (options.local_password.size() < 32 || options.local_password.size() > 255) {
+    if (!ValidLocalPassword(options.local_password)) {
       return InvalidArgumentError("Unix socket endpoint " + endpoint +
                                   " needs a local_password of 32 to 255 characters");
     }

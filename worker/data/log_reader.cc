@@ -218,7 +218,7 @@ StatusOr<bool> LogReader::NextSample(Sample* sample) {
       if (err == LineError::kOk) {
         ++stats_.samples;
       } else {
-        if (too_long) detail_ = "longer than " + std::to_string(options_.max_line_bytes) + " bytes";
+        if (too_long) detail_ = TooLongDetail();
         RecordBadLine(err, detail_, file_index, line_number);
       }
     }
@@ -284,7 +284,7 @@ void LogReader::ParseAhead(size_t begin, size_t end, LogParser* parser) {
     AheadLine& line = ahead_[i];
     if (line.too_long) {
       line.error = LineError::kTooLong;
-      line.detail = "longer than " + std::to_string(options_.max_line_bytes) + " bytes";
+      line.detail = TooLongDetail();
     } else {
       line.error = parser->Parse(line.text, &line.sample, &line.detail);
     }

@@ -143,6 +143,10 @@ class LogReader {
   // Reads this part's next data line into line_, opening the next file
   // where one ends; false at the end of the last file.
   StatusOr<bool> NextOwnedLine(bool* too_long);
+  // The detail logged for a line over max_line_bytes.
+  std::string TooLongDetail() const {
+    return "longer than " + std::to_string(options_.max_line_bytes) + " bytes";
+  }
   // Parses ahead_[begin, end) with `parser`.
   void ParseAhead(size_t begin, size_t end, LogParser* parser);
   // True if the current line (a data line) belongs to this part.
