@@ -83,6 +83,35 @@ int RowBlock(const AttentionUnitShape& shape, int n) {
   return std::min(n, shape.row_block);
 }
 
+// PReLU's outputs are recomputed from its inputs in backward (one compare
+// and multiply per value) rather than saved: saving them cost a write and a
+// read of every layer's [n x hidden] buffer, about 2 MB each at B = 128.
+// Sigmoid (an exp) and Dice (batch statistics) keep theirs.
+bool RecomputesOutputs(HiddenActivation activation) {
+  return activation == HiddenActivation::kPrelu;
+}
+
+// rows [m x 2D] = [k, k * q] of the packed positions valid_pos[0..m-1]:
+// the first layer's per-position input. Built per block in forward and
+// again in backward, since rebuilding it from the keys is cheaper than
+// writing and reading back all n rows (n x 2D floats, 3 MB at B = 128).
+template <typename T>
+void PackKeysAndProducts(T* rows, const int32_t* valid_pos, int m, const T* keys, const T* query,
+                         int length, int dim) {
+  const int dim2 = 2 * dim;
+  for (int i = 0; i < m; ++i) {
+    const size_t pos = valid_pos[i];
+    const T* k = keys + pos * dim;
+    const T* q = query + (pos / length) * dim;
+    T* row = rows + static_cast<size_t>(i) * dim2;
+#pragma omp simd
+    for (int d = 0; d < dim; ++d) {
+      row[d] = k[d];
+      row[dim + d] = k[d] * q[d];
+    }
+  }
+}
+
 }  // namespace
 
 template <typename T>
@@ -129,31 +158,24 @@ void attention_unit_forward(T* scores, AttentionUnitCache<T>* cache,
   // their query term, one GEMM adds the per-position part, then the other
   // layers run on the block while it is in cache.
   const int dim2 = 2 * dim;
-  cache->keys_kq.resize(static_cast<size_t>(n) * dim2);
-  cache->pre1.resize(static_cast<size_t>(n) * h1);
-  cache->out1.resize(static_cast<size_t>(n) * h1);
-  cache->pre2.resize(static_cast<size_t>(n) * h2);
-  cache->out2.resize(static_cast<size_t>(n) * h2);
-  cache->score.resize(n);
   const int block_rows = RowBlock(shape, n);
+  const bool recompute = RecomputesOutputs(shape.activation);
+  cache->block_keys_kq.resize(static_cast<size_t>(block_rows) * dim2);
+  cache->pre1.resize(static_cast<size_t>(n) * h1);
+  cache->pre2.resize(static_cast<size_t>(n) * h2);
+  cache->out1.resize(static_cast<size_t>(recompute ? block_rows : n) * h1);
+  cache->out2.resize(static_cast<size_t>(recompute ? block_rows : n) * h2);
+  cache->score.resize(n);
+  T* kkq = cache->block_keys_kq.data();
   for (int r0 = 0; r0 < n; r0 += block_rows) {
     const int m = std::min(block_rows, n - r0);
-    T* kkq = cache->keys_kq.data() + static_cast<size_t>(r0) * dim2;
     T* pre1 = cache->pre1.data() + static_cast<size_t>(r0) * h1;
-    T* out1 = cache->out1.data() + static_cast<size_t>(r0) * h1;
     T* pre2 = cache->pre2.data() + static_cast<size_t>(r0) * h2;
-    T* out2 = cache->out2.data() + static_cast<size_t>(r0) * h2;
+    T* out1 = cache->out1.data() + (recompute ? 0 : static_cast<size_t>(r0) * h1);
+    T* out2 = cache->out2.data() + (recompute ? 0 : static_cast<size_t>(r0) * h2);
+    PackKeysAndProducts(kkq, cache->valid_pos.data() + r0, m, keys, query, length, dim);
     for (int i = 0; i < m; ++i) {
-      const size_t pos = cache->valid_pos[r0 + i];
-      const size_t b = pos / length;
-      const T* k = keys + pos * dim;
-      const T* q = query + b * dim;
-      T* row = kkq + static_cast<size_t>(i) * dim2;
-#pragma omp simd
-      for (int d = 0; d < dim; ++d) {
-        row[d] = k[d];
-        row[dim + d] = k[d] * q[d];
-      }
+      const size_t b = cache->valid_pos[r0 + i] / length;
       std::copy(qt + b * h1, qt + (b + 1) * h1, pre1 + static_cast<size_t>(i) * h1);
     }
     Gemm(false, false, m, h1, dim2, T(1), kkq, dim2, folded, h1, T(1), pre1, h1);
@@ -210,6 +232,10 @@ void attention_unit_backward(T* dkeys, T* dquery, const AttentionUnitGrads<T>& g
   const T* folded_t = cache->folded_w_transposed.data();
 
   const int block_rows = RowBlock(shape, n);
+  const bool recompute = RecomputesOutputs(shape.activation);
+  CHECK_EQ(cache->block_keys_kq.size(), static_cast<size_t>(block_rows) * dim2)
+      << "attention_unit_backward needs the cache of a forward with the same shape";
+  T* kkq = cache->block_keys_kq.data();
   cache->dout2.resize(static_cast<size_t>(block_rows) * h2);
   cache->dpre2.resize(static_cast<size_t>(block_rows) * h2);
   cache->dout1.resize(static_cast<size_t>(block_rows) * h1);
@@ -223,11 +249,14 @@ void attention_unit_backward(T* dkeys, T* dquery, const AttentionUnitGrads<T>& g
   for (int r0 = 0; r0 < n; r0 += block_rows) {
     const int m = std::min(block_rows, n - r0);
     const T* dscore_b = dscore + r0;
-    const T* kkq = cache->keys_kq.data() + static_cast<size_t>(r0) * dim2;
     const T* pre1 = cache->pre1.data() + static_cast<size_t>(r0) * h1;
-    const T* out1 = cache->out1.data() + static_cast<size_t>(r0) * h1;
     const T* pre2 = cache->pre2.data() + static_cast<size_t>(r0) * h2;
-    const T* out2 = cache->out2.data() + static_cast<size_t>(r0) * h2;
+    T* out1 = cache->out1.data() + (recompute ? 0 : static_cast<size_t>(r0) * h1);
+    T* out2 = cache->out2.data() + (recompute ? 0 : static_cast<size_t>(r0) * h2);
+    if (recompute) {
+      prelu_forward(out2, pre2, weights.act2, m, h2);
+      prelu_forward(out1, pre1, weights.act1, m, h1);
+    }
 
     // Output layer: dout2 = dscore w3^T, an outer product; w3 [h2 x 1] read
     // as a [1 x h2] row is already its transpose.
@@ -255,6 +284,7 @@ void attention_unit_backward(T* dkeys, T* dquery, const AttentionUnitGrads<T>& g
     }
     // The folded weights' gradient, summed over the blocks.
     if (grads.w1 != nullptr) {
+      PackKeysAndProducts(kkq, cache->valid_pos.data() + r0, m, keys, query, length, dim);
       Gemm(true, false, dim2, h1, m, T(1), kkq, dim2, dpre1, h1, r0 == 0 ? T(0) : T(1), dfolded,
            h1);
     }

@@ -82,9 +82,14 @@ struct AttentionUnitCache {
   // every forward; backward uses it, so the weights must not change between.
   std::vector<T> folded_w;
   std::vector<T> query_term;  // [batch x hidden1] (W2 - W3) q + b1
-  std::vector<T> keys_kq;     // [n x 2D] [k, k * q], input of the folded GEMM
-  std::vector<T> pre1, out1;  // [n x hidden1]
-  std::vector<T> pre2, out2;  // [n x hidden2]
+  // [block x 2D] [k, k * q] of one row block, input of the folded GEMM;
+  // rebuilt from keys and query in backward.
+  std::vector<T> block_keys_kq;
+  std::vector<T> pre1;  // [n x hidden1]
+  std::vector<T> pre2;  // [n x hidden2]
+  // The hidden outputs: [n x hidden] for sigmoid and Dice; for PReLU one
+  // block's, which backward recomputes from pre1/pre2.
+  std::vector<T> out1, out2;
   std::vector<T> score;       // [n]
   // Backward scratch; "block" is the row block (shape.row_block, or n with Dice).
   std::vector<T> dscore;                     // [n]
