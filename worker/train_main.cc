@@ -197,11 +197,12 @@ void PrintTrainReport(const TrainReport& report, const TrainerOptions& options) 
   const EvalMetrics& m = report.final_metrics;
   std::printf(
       "model=%s steps=%lld samples=%lld train_samples_per_sec=%.1f job_samples_per_sec=%.1f "
-      "train_loss=%.5f train_seconds=%.2f feed_seconds=%.2f\n",
+      "train_loss=%.5f train_seconds=%.2f feed_seconds=%.2f pass_start_seconds=%.2f "
+      "steady_samples_per_sec=%.1f\n",
       ModelKindName(options.model.kind), static_cast<long long>(report.steps),
       static_cast<long long>(report.samples), report.samples_per_second,
       report.job_samples_per_second, report.final_train_loss, report.train_seconds,
-      report.feed_seconds);
+      report.feed_seconds, report.pass_start_seconds, report.steady_samples_per_second);
   if (!options.test_files.empty()) {
     std::printf("test_auc=%.4f test_gauc=%.4f test_logloss=%.4f test_samples=%lld\n", m.auc,
                 m.gauc, m.logloss, static_cast<long long>(m.samples));

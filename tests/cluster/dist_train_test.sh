@@ -68,7 +68,7 @@ case "$mode" in
     flags=(--model=din --train="$dir/data/train.txt" --test="$dir/data/test.txt" --epochs=2 --seed=3)
     single="$("$bin" train "${flags[@]}" --threads=1 2>&1)" || { echo "$single"; fail "dips train failed"; }
     # The report without the timing fields, which differ by nature.
-    numbers() { grep -E '^(model|test_auc)=' <<<"$1" | sed -E 's/ (train|job)_samples_per_sec=[0-9.]*//g; s/ (train|feed)_seconds=[0-9.]*//g'; }
+    numbers() { grep -E '^(model|test_auc)=' <<<"$1" | sed -E 's/ (train|job|steady)_samples_per_sec=[0-9.]*//g; s/ (train|feed|pass_start)_seconds=[0-9.]*//g'; }
     expected="$(numbers "$single")"
     log "single-process: $(tr '\n' ' ' <<<"$expected")"
     # Both transports: the servers' Unix sockets (the default on one

@@ -79,6 +79,13 @@ TEST_F(TrainerTest, DinLearnsAndOneThreadRunsAreIdentical) {
   EXPECT_GT(a.feed_seconds, 0.0);
   EXPECT_LT(a.feed_seconds, a.train_seconds);
   EXPECT_DOUBLE_EQ(a.samples_per_second, a.samples / a.train_seconds);
+  // Two passes, each starting with a wait while its shuffle buffer fills:
+  // part of the feed time, and left out of the steady rate only.
+  EXPECT_GT(a.pass_start_seconds, 0.0);
+  EXPECT_LE(a.pass_start_seconds, a.feed_seconds);
+  EXPECT_DOUBLE_EQ(a.steady_samples_per_second,
+                   a.samples / (a.train_seconds - a.pass_start_seconds));
+  EXPECT_GT(a.steady_samples_per_second, a.samples_per_second);
   // Two runs x two epochs = four JSON lines.
   std::ifstream metrics(o.metrics_out);
   std::string line;

@@ -125,6 +125,7 @@ StatusOr<TrainReport> TrainerImpl::Train() {
     double epoch_loss = 0.0;
     int64_t epoch_batches = 0;
     int64_t epoch_samples = 0;
+    bool pass_start = true;
     while (!stop) {
       // The step's clock starts before its batches arrive: a rate that left
       // out the waits for input would flatter whichever path waits more.
@@ -145,6 +146,8 @@ StatusOr<TrainReport> TrainerImpl::Train() {
       }
       report.train_seconds += SecondsSince(step_start);
       report.feed_seconds += waited;
+      if (pass_start) report.pass_start_seconds += waited;
+      pass_start = false;
       ++report.steps;
       for (int r = 0; r < got; ++r) {
         const Replica& rep = *replicas_[r];
@@ -198,6 +201,8 @@ StatusOr<TrainReport> TrainerImpl::Train() {
   }
   report.samples_per_second =
       report.train_seconds > 0 ? report.samples / report.train_seconds : 0.0;
+  const double steady_seconds = report.train_seconds - report.pass_start_seconds;
+  report.steady_samples_per_second = steady_seconds > 0 ? report.samples / steady_seconds : 0.0;
   report.job_samples_per_second = report.samples_per_second;
   if (options_.dense_sync != nullptr) {
     float rate = static_cast<float>(report.samples_per_second);

@@ -115,7 +115,15 @@ struct TrainReport {
   // prefetched rows and for the pushes the staleness bound says must be
   // acknowledged first, and sending the next batch's pulls.
   double feed_seconds = 0.0;
+  // The part of feed_seconds spent on each pass's first step: the wait while
+  // the shuffle buffer fills (shuffle_buffer samples read and parsed before
+  // the first batch exists), once per pass however long the pass is.
+  double pass_start_seconds = 0.0;
   double samples_per_second = 0.0;     // this worker's (this process's) rate
+  // samples / (train_seconds - pass_start_seconds): the rate once a pass
+  // is under way, which a long pass approaches; benchmarks of a few
+  // thousand steps report it next to samples_per_second.
+  double steady_samples_per_second = 0.0;
   // Whole job: the sum of every worker's rate (= samples_per_second when
   // not distributed).
   double job_samples_per_second = 0.0;
