@@ -23,9 +23,8 @@ struct Batch {
 
   // Distinct keys of the batch, in order of first use (the first sample's
   // target, its history, ...; a run's batches are the same every time), and
-  // how many slots of
-  // this batch refer to each (the per-batch occurrence count that the
-  // table adds to its per-key count).
+  // how many slots of this batch refer to each (the per-batch occurrence
+  // count that the table adds to its per-key count).
   std::vector<uint64_t> unique_keys;   // [K]
   std::vector<uint32_t> key_counts;    // [K]
 

@@ -1,11 +1,13 @@
 // BatchBuilder: packs parsed Samples into a Batch (worker/data/batch.h):
 // the batch's distinct keys in order of first use with their slot counts,
-// and for every slot the index of its key. With negatives, it also draws DIEN's
-// negative behaviours from a popularity-weighted pool of recent behaviours.
+// and for every slot the index of its key. With negatives, it also draws
+// DIEN's negative behaviours from a popularity-weighted pool of recent
+// behaviours.
 //
 // Cost: one open-addressing hash probe per slot (no sort: nothing that
-// reads a batch needs its keys in order); every buffer (the Batch's vectors and the builder's scratch) is
-// reused, so steady-state Build allocates nothing. Not thread-safe; one
+// reads a batch needs its keys in order); every buffer (the Batch's vectors
+// and the builder's scratch) is reused, so steady-state Build allocates
+// nothing. Not thread-safe; one
 // builder per worker thread (the negative pool and its generator are state).
 #ifndef DIPS_WORKER_DATA_BATCH_BUILDER_H_
 #define DIPS_WORKER_DATA_BATCH_BUILDER_H_

@@ -176,20 +176,16 @@ StatusOr<bool> LogReader::NextSample(Sample* sample) {
   if (!error_.ok()) return error_;
   while (!done_) {
     LineError err = LineError::kOk;
+    const std::string* detail = &detail_;
     int file_index = file_index_;  // where this line is, for messages
     int64_t line_number = 0;
     if (ahead_used_ < ahead_size_) {
       AheadLine& line = ahead_[ahead_used_++];
       file_index = line.file_index;
       line_number = line.line_number;
-      ++stats_.lines;
       err = line.error;
-      if (err == LineError::kOk) {
-        std::swap(*sample, line.sample);
-        ++stats_.samples;
-      } else {
-        RecordBadLine(err, line.detail, line.file_index, line.line_number);
-      }
+      detail = &line.detail;
+      if (err == LineError::kOk) std::swap(*sample, line.sample);
     } else {
       if (!ahead_error_.ok()) {
         error_ = ahead_error_;
@@ -211,16 +207,17 @@ StatusOr<bool> LogReader::NextSample(Sample* sample) {
         done_ = true;
         break;
       }
-      ++stats_.lines;
       file_index = file_index_;
       line_number = source_->line_number();
       err = too_long ? LineError::kTooLong : parser_.Parse(line_, sample, &detail_);
-      if (err == LineError::kOk) {
-        ++stats_.samples;
-      } else {
-        if (too_long) detail_ = TooLongDetail();
-        RecordBadLine(err, detail_, file_index, line_number);
-      }
+      if (too_long) detail_ = TooLongDetail();
+    }
+    // A line read ahead counts here, as one read now does.
+    ++stats_.lines;
+    if (err == LineError::kOk) {
+      ++stats_.samples;
+    } else {
+      RecordBadLine(err, *detail, file_index, line_number);
     }
     error_ = CheckRatio(/*at_end=*/false, file_index, line_number);
     if (!error_.ok()) {
