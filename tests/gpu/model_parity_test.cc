@@ -68,6 +68,9 @@ std::vector<Case> Cases() {
 
   c = Small(ModelKind::kDien);
   add("dien_augru_mlp_aux", c, false, false);
+  c.evolution = EvolutionKind::kAugruReference;
+  add("dien_augru_reference", c, false, true);
+  c = Small(ModelKind::kDien);
   c.evolution = EvolutionKind::kAgru;
   c.aux_net = AuxNetKind::kInnerProduct;
   add("dien_agru_inner_product_aux", c, true, true);

@@ -61,7 +61,8 @@ class RecurrentParityTest : public CudaParityTest {
   }
 };
 
-const GruVariant kVariants[] = {GruVariant::kGru, GruVariant::kAugru, GruVariant::kAgru};
+const GruVariant kVariants[] = {GruVariant::kGru, GruVariant::kAugru, GruVariant::kAgru,
+                                GruVariant::kAugruReference};
 const cuda::GruRecurrence kRecurrences[] = {cuda::GruRecurrence::kAuto,
                                             cuda::GruRecurrence::kPerStep};
 

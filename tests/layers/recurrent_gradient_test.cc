@@ -99,6 +99,8 @@ std::vector<double> NaiveGru(const GruProblem& p, GruVariant variant) {
           double mix = u;
           if (variant == GruVariant::kAugru) mix = a * u;
           if (variant == GruVariant::kAgru) mix = a;
+          // The reference code's form: its keep gate 1 - u scaled by 1 - a.
+          if (variant == GruVariant::kAugruReference) mix = 1.0 - (1.0 - a) * (1.0 - u);
           next[j] = (1.0 - mix) * h[j] + mix * hc;
         }
         h = next;
@@ -117,6 +119,8 @@ const char* VariantName(GruVariant v) {
       return "augru";
     case GruVariant::kAgru:
       return "agru";
+    case GruVariant::kAugruReference:
+      return "augru_reference";
   }
   return "?";
 }
@@ -208,7 +212,7 @@ TEST_P(GruVariantTest, BackwardAccumulates) {
 
 INSTANTIATE_TEST_SUITE_P(Variants, GruVariantTest,
                          ::testing::Values(GruVariant::kGru, GruVariant::kAugru,
-                                           GruVariant::kAgru),
+                                           GruVariant::kAgru, GruVariant::kAugruReference),
                          [](const ::testing::TestParamInfo<GruVariant>& info) {
                            return std::string(VariantName(info.param));
                          });
@@ -258,8 +262,36 @@ TEST(GruTest, AugruWithUnitAttentionIsGru) {
   for (size_t i = 0; i < gru.size(); ++i) EXPECT_EQ(augru[i], gru[i]) << i;
 }
 
+// The reference code's AUGRU at the two ends of the attention range: a = 0
+// is a plain GRU step, a = 1 replaces the state by the candidate, as AGRU
+// does at a = 1.
+TEST(GruTest, ReferenceAugruIsGruAtZeroAttention) {
+  GruProblem p = MakeGruProblem(3, 5, 4, 3, {5, 3, 1}, 63);
+  std::fill(p.attention.begin(), p.attention.end(), 0.0);
+  GruCache<double> cache;
+  const std::vector<double> gru = RunGru<double>(p, GruVariant::kGru, &cache);
+  const std::vector<double> ref = RunGru<double>(p, GruVariant::kAugruReference, &cache);
+  for (size_t i = 0; i < gru.size(); ++i) EXPECT_NEAR(ref[i], gru[i], 1e-15) << i;
+}
+
+TEST(GruTest, ReferenceAugruTakesTheCandidateAtUnitAttention) {
+  GruProblem p = MakeGruProblem(3, 5, 4, 3, {5, 3, 1}, 65);
+  std::fill(p.attention.begin(), p.attention.end(), 1.0);
+  GruCache<double> cache;
+  const std::vector<double> agru = RunGru<double>(p, GruVariant::kAgru, &cache);
+  const std::vector<double> ref = RunGru<double>(p, GruVariant::kAugruReference, &cache);
+  const std::vector<double> gru = RunGru<double>(p, GruVariant::kGru, &cache);
+  double differs_from_gru = 0;
+  for (size_t i = 0; i < agru.size(); ++i) {
+    EXPECT_NEAR(ref[i], agru[i], 1e-15) << i;
+    differs_from_gru = std::max(differs_from_gru, std::fabs(ref[i] - gru[i]));
+  }
+  EXPECT_GT(differs_from_gru, 1e-3);
+}
+
 TEST(GruTest, FloatAgreesWithDouble) {
-  for (GruVariant variant : {GruVariant::kGru, GruVariant::kAugru, GruVariant::kAgru}) {
+  for (GruVariant variant : {GruVariant::kGru, GruVariant::kAugru, GruVariant::kAgru,
+                             GruVariant::kAugruReference}) {
     const GruProblem p = MakeGruProblem(4, 9, 5, 6, {9, 4, 0, 7}, 71);
     std::mt19937_64 rng(72);
     GruCache<double> cd;

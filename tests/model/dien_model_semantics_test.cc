@@ -133,7 +133,8 @@ class Reference {
   static double Sigmoid(double x) { return 1.0 / (1.0 + std::exp(-x)); }
 
   // One GRU step of MODELS.md; `a` scales the update gate (AUGRU), replaces
-  // it (AGRU) or is ignored (plain GRU).
+  // it (AGRU), scales the keep gate 1 - u by 1 - a (the reference code's
+  // AUGRU) or is ignored (plain GRU).
   Vec GruStep(const std::string& prefix, const Vec& x, const Vec& h, double a,
               GruVariant variant) const {
     const int H = static_cast<int>(h.size());
@@ -148,6 +149,7 @@ class Reference {
       double m = u;
       if (variant == GruVariant::kAugru) m = a * u;
       if (variant == GruVariant::kAgru) m = a;
+      if (variant == GruVariant::kAugruReference) m = 1 - (1 - a) * (1 - u);
       next[j] = (1 - m) * h[j] + m * hc;
     }
     return next;
@@ -220,6 +222,10 @@ class Reference {
           break;
         case EvolutionKind::kAgru:
           interest = GruStep("dien.evolution", h[t], interest, a[t], GruVariant::kAgru);
+          break;
+        case EvolutionKind::kAugruReference:
+          interest =
+              GruStep("dien.evolution", h[t], interest, a[t], GruVariant::kAugruReference);
           break;
         case EvolutionKind::kAigru: {
           Vec scaled = h[t];
@@ -330,6 +336,7 @@ INSTANTIATE_TEST_SUITE_P(AllEvolutions, DienSemanticsTest,
                          ::testing::Values(Variant{EvolutionKind::kAugru, false},
                                            Variant{EvolutionKind::kAgru, false},
                                            Variant{EvolutionKind::kAigru, false},
+                                           Variant{EvolutionKind::kAugruReference, false},
                                            Variant{EvolutionKind::kAugru, true}));
 
 }  // namespace

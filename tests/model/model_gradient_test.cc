@@ -65,7 +65,9 @@ std::vector<GradientCase> AllCases() {
     cases.push_back(din);
     const std::pair<EvolutionKind, const char*> evolutions[] = {{EvolutionKind::kAugru, "augru"},
                                                                 {EvolutionKind::kAgru, "agru"},
-                                                                {EvolutionKind::kAigru, "aigru"}};
+                                                                {EvolutionKind::kAigru, "aigru"},
+                                                                {EvolutionKind::kAugruReference,
+                                                                 "augru_reference"}};
     for (const auto& [evo, evo_name] : evolutions) {
       GradientCase dien{"dien_" + std::string(evo_name) + "_mlp_aux" + suffix,
                         TinyConfig(ModelKind::kDien, act, 2), 2};

@@ -87,6 +87,17 @@ TEST(ModelSpecTest, EnumsAreStoredByTheirFlagNames) {
   EXPECT_EQ("inner_product", spec.aux_net());
 }
 
+TEST(ModelSpecTest, EveryEvolutionRoundTrips) {
+  for (EvolutionKind e : {EvolutionKind::kAugru, EvolutionKind::kAgru, EvolutionKind::kAigru,
+                          EvolutionKind::kAugruReference}) {
+    ModelConfig c = UnusualConfig();
+    c.evolution = e;
+    const StatusOr<ModelConfig> back = FromModelSpec(ToModelSpec(c, ShopSchema(), 100));
+    ASSERT_TRUE(back.ok()) << EvolutionKindName(e) << ": " << back.status().ToString();
+    EXPECT_EQ(e, back->evolution) << EvolutionKindName(e);
+  }
+}
+
 TEST(ModelSpecTest, SpecsThatDescribeNoValidModelAreRefused) {
   const ckpt::ModelSpec good = ToModelSpec(UnusualConfig(), ShopSchema(), 100);
   ckpt::ModelSpec spec = good;

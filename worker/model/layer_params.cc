@@ -259,6 +259,8 @@ GruVariant EvolutionGruVariant(EvolutionKind kind) {
       return GruVariant::kAgru;
     case EvolutionKind::kAigru:
       return GruVariant::kGru;  // on a_t * h_t
+    case EvolutionKind::kAugruReference:
+      return GruVariant::kAugruReference;
   }
   return GruVariant::kAugru;
 }

@@ -25,7 +25,9 @@
 namespace dips {
 
 enum class ModelKind { kBase, kDin, kDien };
-enum class EvolutionKind { kAugru, kAgru, kAigru };
+// kAugruReference: the reference code's AUGRU, where attention raises the
+// update gate instead of scaling it (gru.h, GruVariant).
+enum class EvolutionKind { kAugru, kAgru, kAigru, kAugruReference };
 // How DIEN's interest extractor starts (docs/models.md, "How DIEN's interest
 // extractor starts"). kCopy: candidate input weights = identity, recurrent weights 0,
 // update-gate bias ModelConfig::dien_extractor_update_bias, so h_t starts as

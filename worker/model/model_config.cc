@@ -49,7 +49,9 @@ StatusOr<EvolutionKind> ParseEvolutionKind(const std::string& name) {
   if (name == "augru") return EvolutionKind::kAugru;
   if (name == "agru") return EvolutionKind::kAgru;
   if (name == "aigru") return EvolutionKind::kAigru;
-  return InvalidArgumentError("unknown evolution '" + name + "' (want augru, agru or aigru)");
+  if (name == "augru_reference") return EvolutionKind::kAugruReference;
+  return InvalidArgumentError("unknown evolution '" + name +
+                              "' (want augru, agru, aigru or augru_reference)");
 }
 
 const char* EvolutionKindName(EvolutionKind kind) {
@@ -60,6 +62,8 @@ const char* EvolutionKindName(EvolutionKind kind) {
       return "agru";
     case EvolutionKind::kAigru:
       return "aigru";
+    case EvolutionKind::kAugruReference:
+      return "augru_reference";
   }
   return "unknown";
 }

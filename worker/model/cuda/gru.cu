@@ -26,6 +26,7 @@ struct Mix {
 __device__ inline Mix MixFor(int variant, float a) {
   if (variant == static_cast<int>(GruVariant::kAugru)) return {a, 0.0f, 1.0f, 0.0f};
   if (variant == static_cast<int>(GruVariant::kAgru)) return {0.0f, a, 0.0f, 1.0f};
+  if (variant == static_cast<int>(GruVariant::kAugruReference)) return {1.0f - a, a, -1.0f, 1.0f};
   return {1.0f, 0.0f, 0.0f, 0.0f};
 }
 

@@ -45,7 +45,7 @@ int MaxLength(const int32_t* lengths, int batch) {
 }
 
 // The gate that mixes candidate and previous state, m = k_u * u + k_0:
-// u (GRU), a * u (AUGRU) or a (AGRU). Written as coefficients per row so the
+// u (GRU), a * u (AUGRU), a (AGRU) or (1 - a) u + a (the reference's AUGRU). Written as coefficients per row so the
 // element loops carry no branch on the variant and vectorise. dm/da is
 // d_u * u + d_1 (zero for GRU: attention is not an input).
 template <typename T>
@@ -60,6 +60,8 @@ inline Mix<T> MixFor(GruVariant variant, T a) {
       return {a, T(0), T(1), T(0)};
     case GruVariant::kAgru:
       return {T(0), a, T(0), T(1)};
+    case GruVariant::kAugruReference:
+      return {T(1) - a, a, T(-1), T(1)};
     case GruVariant::kGru:
     default:
       return {T(1), T(0), T(0), T(0)};

@@ -23,7 +23,15 @@
 
 namespace dips {
 
-enum class GruVariant { kGru, kAugru, kAgru };
+// How attention a_t enters the gate m that mixes candidate and previous state
+// (h_t = h_{t-1} + m (hc - h_{t-1})):
+//   kGru            m = u                plain GRU, no attention
+//   kAugru          m = a u              DIEN paper: a = 0 keeps the state
+//   kAgru           m = a                attention replaces the update gate
+//   kAugruReference m = u + a (1 - u)    reference code (mouna99/dien
+//                   VecAttGRUCell scales the keep gate 1 - u by 1 - a): a = 0
+//                   is a plain GRU step, a = 1 takes the candidate whole
+enum class GruVariant { kGru, kAugru, kAgru, kAugruReference };
 
 struct GruShape {
   int batch = 0;
