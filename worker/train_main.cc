@@ -33,7 +33,8 @@ DEFINE_string(mlp_activation, "dice", "Head MLP activation: dice or prelu");
 DEFINE_string(attention_activation, "prelu",
               "Attention MLP activation: prelu (DIN paper), dice, or sigmoid (reference code)");
 DEFINE_bool(din_softmax, false, "DIN: masked softmax over attention scores (reference code)");
-DEFINE_string(evolution, "augru", "DIEN interest evolution: augru (paper), agru, aigru, or augru_reference (the "
+DEFINE_string(evolution, "augru",
+              "DIEN interest evolution: augru (paper), agru, aigru, or augru_reference (the "
               "reference code's AUGRU: attention raises the update gate)");
 DEFINE_double(aux_loss_weight, 1.0, "DIEN auxiliary loss weight alpha (0 disables)");
 DEFINE_bool(dien_query_projection, false,

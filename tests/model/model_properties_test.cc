@@ -44,8 +44,8 @@ std::vector<ModelConfig> Variants() {
   v.back().attention_activation = HiddenActivation::kDice;
   v.push_back(SmallConfig(ModelKind::kDin));
   v.back().din_softmax = true;
-  for (EvolutionKind e : {EvolutionKind::kAugru, EvolutionKind::kAugruReference, EvolutionKind::kAgru,
-                          EvolutionKind::kAigru}) {
+  for (EvolutionKind e : {EvolutionKind::kAugru, EvolutionKind::kAugruReference,
+                          EvolutionKind::kAgru, EvolutionKind::kAigru}) {
     v.push_back(SmallConfig(ModelKind::kDien));
     v.back().evolution = e;
   }

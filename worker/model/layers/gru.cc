@@ -45,9 +45,10 @@ int MaxLength(const int32_t* lengths, int batch) {
 }
 
 // The gate that mixes candidate and previous state, m = k_u * u + k_0:
-// u (GRU), a * u (AUGRU), a (AGRU) or (1 - a) u + a (the reference's AUGRU). Written as coefficients per row so the
-// element loops carry no branch on the variant and vectorise. dm/da is
-// d_u * u + d_1 (zero for GRU: attention is not an input).
+// u (GRU), a * u (AUGRU), a (AGRU) or (1 - a) u + a (the reference code's
+// AUGRU). Written as coefficients per row so the element loops carry no
+// branch on the variant and vectorise. dm/da is d_u * u + d_1 (zero for GRU:
+// attention is not an input).
 template <typename T>
 struct Mix {
   T k_u, k_0, d_u, d_1;
