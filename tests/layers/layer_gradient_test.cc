@@ -371,6 +371,58 @@ TEST(PoolingTest, PlainMaskedSum) {
             kTolerance);
 }
 
+// DIN's fused pass: the same outputs as the two poolings it replaces, its
+// own finite-difference gradients, and gradients written (not added) at
+// every position, padding included.
+TEST(PoolingTest, SumAndWeightedPairMatchesTwoPoolingsAndWritesItsGradients) {
+  std::mt19937_64 rng(12);
+  const int batch = 3, length = 4, dim = 3;
+  Vec values = RandomVector(batch * length * dim, &rng);
+  Vec weights = RandomVector(batch * length, &rng);
+  const Vec mask = {1, 1, 1, 0, 0, 0, 0, 0, 1, 0, 1, 1};  // sample 1 empty
+  const Vec c_sum = RandomVector(batch * dim, &rng);
+  const Vec c_weighted = RandomVector(batch * dim, &rng);
+  Vec sum(batch * dim), weighted(batch * dim);
+  auto loss = [&] {
+    sum_and_weighted_pooling_forward(sum.data(), weighted.data(), values.data(), weights.data(),
+                                     mask.data(), batch, length, dim);
+    return Project(c_sum, sum.data(), sum.size()) +
+           Project(c_weighted, weighted.data(), weighted.size());
+  };
+  loss();
+  Vec sum_ref(sum.size()), weighted_ref(weighted.size());
+  weighted_sum_pooling_forward(sum_ref.data(), values.data(), static_cast<const double*>(nullptr),
+                               mask.data(), batch, length, dim);
+  weighted_sum_pooling_forward(weighted_ref.data(), values.data(), weights.data(), mask.data(),
+                               batch, length, dim);
+  // Equal up to the rounding of a fused multiply-add where the separate
+  // passes rounded twice.
+  for (size_t i = 0; i < sum.size(); ++i) {
+    EXPECT_NEAR(sum[i], sum_ref[i], 1e-14) << i;
+    EXPECT_NEAR(weighted[i], weighted_ref[i], 1e-14) << i;
+  }
+
+  // Stale values in the outputs must not survive: the pass writes them.
+  Vec dvalues(values.size(), std::nan("")), dweights(weights.size(), std::nan(""));
+  sum_and_weighted_pooling_backward(dvalues.data(), dweights.data(), c_sum.data(),
+                                    c_weighted.data(), values.data(), weights.data(),
+                                    mask.data(), batch, length, dim);
+  Vec dvalues_ref(values.size(), 0.0), dweights_ref(weights.size(), 0.0);
+  weighted_sum_pooling_backward(dvalues_ref.data(), static_cast<double*>(nullptr), c_sum.data(),
+                                values.data(), static_cast<const double*>(nullptr), mask.data(),
+                                batch, length, dim);
+  weighted_sum_pooling_backward(dvalues_ref.data(), dweights_ref.data(), c_weighted.data(),
+                                values.data(), weights.data(), mask.data(), batch, length, dim);
+  for (size_t i = 0; i < dvalues.size(); ++i) EXPECT_NEAR(dvalues[i], dvalues_ref[i], 1e-14) << i;
+  for (size_t i = 0; i < dweights.size(); ++i) {
+    EXPECT_NEAR(dweights[i], dweights_ref[i], 1e-14) << i;
+  }
+  EXPECT_LT(CheckGradient("pooling pair dvalues", &values, dvalues, loss).max_relative_error,
+            kTolerance);
+  EXPECT_LT(CheckGradient("pooling pair dweights", &weights, dweights, loss).max_relative_error,
+            kTolerance);
+}
+
 TEST(PoolingTest, MaskedSoftmaxWithAllMaskedRow) {
   std::mt19937_64 rng(11);
   const int batch = 3, length = 4;

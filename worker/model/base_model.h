@@ -14,7 +14,7 @@ class BaseModel final : public CtrModel<T> {
 
  private:
   // With interest_dim 0 CtrModel never calls these.
-  T InterestForward(const Batch&, const SequenceInputs<T>&, const T*, const T*, T*, bool,
+  T InterestForward(const Batch&, const SequenceInputs<T>&, const T*, const T*, T*, bool, T*,
                     T*) override {
     return T(0);
   }

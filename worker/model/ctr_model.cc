@@ -102,9 +102,13 @@ T CtrModel<T>::Forward(const Batch& batch, const T* rows, const T* params, T* st
     embedding_gather(history, rows, batch.history_slots.data(), static_cast<int>(BL), F, d);
     T* mask = Grow(&mask_, BL);
     FillHistoryMask(batch, mask);
-    weighted_sum_pooling_forward(pooled, history, static_cast<const T*>(nullptr), mask, B, L, D);
+    const bool interest_pools = U > 0 && PoolsHistorySum();
+    if (!interest_pools) {
+      weighted_sum_pooling_forward(pooled, history, static_cast<const T*>(nullptr), mask, B, L, D);
+    }
     if (U > 0) {
-      aux_loss_ = InterestForward(batch, Inputs(batch), rows, params, state, training, interest);
+      aux_loss_ = InterestForward(batch, Inputs(batch), rows, params, state, training, interest,
+                                  interest_pools ? pooled : nullptr);
     }
   }
   // else: no history anywhere in the batch; s and u stay 0.
@@ -178,13 +182,17 @@ void CtrModel<T>::Backward(const Batch& batch, const T* rows, const T* params, T
   }
 
   if (L > 0) {
-    T* dhistory = GrowZeroed(&dhistory_, BL * D);
-    weighted_sum_pooling_backward(dhistory, static_cast<T*>(nullptr), dpooled, history_.data(),
-                                  static_cast<const T*>(nullptr), mask_.data(), B, L, D);
+    const bool interest_pools = U > 0 && PoolsHistorySum();
+    T* dhistory = interest_pools ? Grow(&dhistory_, BL * D) : GrowZeroed(&dhistory_, BL * D);
+    if (!interest_pools) {
+      weighted_sum_pooling_backward(dhistory, static_cast<T*>(nullptr), dpooled, history_.data(),
+                                    static_cast<const T*>(nullptr), mask_.data(), B, L, D);
+    }
     if (U > 0) {
       SequenceGrads<T> grads;
       grads.history = dhistory;
       grads.target = dtarget;
+      if (interest_pools) grads.pooled = dpooled;
       InterestBackward(batch, Inputs(batch), dinterest, params, grads, param_grads, row_grads);
     }
     embedding_scatter_add(row_grads, dhistory, batch.history_slots.data(), static_cast<int>(BL), F,

@@ -39,6 +39,11 @@ template <typename T>
 struct SequenceGrads {
   T* history = nullptr;  // [batch x length x D]
   T* target = nullptr;   // [batch x D]
+  // Set for a model that pools the history's sum itself
+  // (PoolsHistorySum): the gradient of s [batch x D], which its
+  // InterestBackward applies while it *writes* all of history (padding 0)
+  // instead of accumulating into it.
+  const T* pooled = nullptr;
 };
 
 // Sum of the batch's history lengths (positions that are not padding).
@@ -95,13 +100,22 @@ class CtrModel : public Model<T> {
   ParamLayout* mutable_params() { return &params_; }
   ParamLayout* mutable_state() { return &state_; }
 
+  // Whether InterestForward also writes s, the masked sum of the history,
+  // and InterestBackward applies its gradient (SequenceGrads::pooled). A
+  // model that reads the history once per pass for its own pooling (DIN)
+  // does both in that pass, rather than CtrModel making two more passes over
+  // the largest buffers of the step, plus the clearing of the gradient.
+  virtual bool PoolsHistorySum() const { return false; }
   // Writes u [batch x interest_dim] and returns the unweighted auxiliary
-  // loss (0 unless the model has one).
+  // loss (0 unless the model has one). `pooled` [batch x D] receives s when
+  // PoolsHistorySum(), and is null otherwise.
   virtual T InterestForward(const Batch& batch, const SequenceInputs<T>& in, const T* rows,
-                            const T* params, T* state, bool training, T* interest) = 0;
+                            const T* params, T* state, bool training, T* interest,
+                            T* pooled) = 0;
   // Backward of the last InterestForward given du [batch x interest_dim];
-  // accumulates into grads, param_grads and (for rows the extractor reads
-  // itself, such as DIEN's negatives) row_grads.
+  // accumulates into grads (but writes grads.history when grads.pooled is
+  // set), param_grads and (for rows the extractor reads itself, such as
+  // DIEN's negatives) row_grads.
   virtual void InterestBackward(const Batch& batch, const SequenceInputs<T>& in, const T* dinterest,
                                 const T* params, const SequenceGrads<T>& grads, T* param_grads,
                                 T* row_grads) = 0;

@@ -17,7 +17,8 @@ DienModel<T>::DienModel(const ModelConfig& config)
 
 template <typename T>
 T DienModel<T>::InterestForward(const Batch& batch, const SequenceInputs<T>& in, const T* rows,
-                                const T* params, T* state, bool training, T* interest) {
+                                const T* params, T* state, bool training, T* interest,
+                                T* /*pooled: CtrModel pools s for DIEN*/) {
   const int B = in.batch, L = in.length, H = p_.hidden;
   const size_t n = static_cast<size_t>(B) * L;
 

@@ -25,7 +25,7 @@ class DienModel final : public CtrModel<T> {
 
  private:
   T InterestForward(const Batch& batch, const SequenceInputs<T>& in, const T* rows, const T* params,
-                    T* state, bool training, T* interest) override;
+                    T* state, bool training, T* interest, T* /*pooled*/) override;
   void InterestBackward(const Batch& batch, const SequenceInputs<T>& in, const T* dinterest,
                         const T* params, const SequenceGrads<T>& grads, T* param_grads,
                         T* row_grads) override;

@@ -14,7 +14,8 @@ DinModel<T>::DinModel(const ModelConfig& config)
 
 template <typename T>
 T DinModel<T>::InterestForward(const Batch& batch, const SequenceInputs<T>& in, const T* rows,
-                               const T* params, T* state, bool training, T* interest) {
+                               const T* params, T* state, bool training, T* interest,
+                               T* pooled) {
   const size_t n = static_cast<size_t>(in.batch) * in.length;
   T* scores = Grow(&scores_, n);
   attention_unit_forward(scores, &attention_cache_, attention_.Weights(params, state), in.history,
@@ -25,7 +26,8 @@ T DinModel<T>::InterestForward(const Batch& batch, const SequenceInputs<T>& in, 
     masked_softmax_forward(w, scores, in.mask, in.batch, in.length);
     weights = w;
   }
-  weighted_sum_pooling_forward(interest, in.history, weights, in.mask, in.batch, in.length, in.dim);
+  sum_and_weighted_pooling_forward(pooled, interest, in.history, weights, in.mask, in.batch,
+                                   in.length, in.dim);
   return T(0);
 }
 
@@ -36,9 +38,11 @@ void DinModel<T>::InterestBackward(const Batch& batch, const SequenceInputs<T>& 
   const size_t n = static_cast<size_t>(in.batch) * in.length;
   const bool softmax = this->config().din_softmax;
   const T* weights = softmax ? weights_.data() : scores_.data();
-  T* dweights = GrowZeroed(&dweights_, n);
-  weighted_sum_pooling_backward(grads.history, dweights, dinterest, in.history, weights, in.mask,
-                                in.batch, in.length, in.dim);
+  // Both poolings' gradients at once; they write grads.history (see
+  // PoolsHistorySum), which the activation unit then adds to.
+  T* dweights = Grow(&dweights_, n);
+  sum_and_weighted_pooling_backward(grads.history, dweights, grads.pooled, dinterest, in.history,
+                                    weights, in.mask, in.batch, in.length, in.dim);
   const T* dscores = dweights;
   if (softmax) {
     T* ds = GrowZeroed(&dscores_, n);

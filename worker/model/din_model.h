@@ -18,8 +18,9 @@ class DinModel final : public CtrModel<T> {
   explicit DinModel(const ModelConfig& config);
 
  private:
+  bool PoolsHistorySum() const override { return true; }
   T InterestForward(const Batch& batch, const SequenceInputs<T>& in, const T* rows, const T* params,
-                    T* state, bool training, T* interest) override;
+                    T* state, bool training, T* interest, T* pooled) override;
   void InterestBackward(const Batch& batch, const SequenceInputs<T>& in, const T* dinterest,
                         const T* params, const SequenceGrads<T>& grads, T* param_grads,
                         T* row_grads) override;

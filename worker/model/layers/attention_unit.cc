@@ -112,6 +112,32 @@ void PackKeysAndProducts(T* rows, const int32_t* valid_pos, int m, const T* keys
   }
 }
 
+// pre1 [m x h1] += the query term of each packed row's sample. With PReLU
+// the same pass writes the activation too: one read of the block, where
+// seeding pre1 with the query term before its GEMM (beta 1) and applying
+// PReLU after it took a write and two more reads.
+template <typename T>
+void AddQueryTerm(T* pre1, T* out1, const T* query_term, const T* alpha, const int32_t* valid_pos,
+                  int m, int length, int h1, HiddenActivation activation) {
+  const bool prelu = activation == HiddenActivation::kPrelu;
+  for (int i = 0; i < m; ++i) {
+    const T* qt = query_term + static_cast<size_t>(valid_pos[i] / length) * h1;
+    T* pre = pre1 + static_cast<size_t>(i) * h1;
+    if (prelu) {
+      T* out = out1 + static_cast<size_t>(i) * h1;
+#pragma omp simd
+      for (int j = 0; j < h1; ++j) {
+        const T x = pre[j] + qt[j];
+        pre[j] = x;
+        out[j] = x > T(0) ? x : alpha[j] * x;
+      }
+    } else {
+#pragma omp simd
+      for (int j = 0; j < h1; ++j) pre[j] += qt[j];
+    }
+  }
+}
+
 }  // namespace
 
 template <typename T>
@@ -154,9 +180,9 @@ void attention_unit_forward(T* scores, AttentionUnitCache<T>* cache,
   Gemm(false, false, batch, h1, dim, T(1), query, dim, w1_q, h1, T(1), qt, h1);
   Gemm(false, false, batch, h1, dim, T(-1), query, dim, w1_d, h1, T(1), qt, h1);
 
-  // Block by block: pack [k, k*q] of the valid positions and seed pre1 with
-  // their query term, one GEMM adds the per-position part, then the other
-  // layers run on the block while it is in cache.
+  // Block by block: pack [k, k*q] of the valid positions, one GEMM gives
+  // the per-position part of pre1 and one pass adds the query term, then
+  // the other layers run on the block while it is in cache.
   const int dim2 = 2 * dim;
   const int block_rows = RowBlock(shape, n);
   const bool recompute = RecomputesOutputs(shape.activation);
@@ -174,13 +200,13 @@ void attention_unit_forward(T* scores, AttentionUnitCache<T>* cache,
     T* out1 = cache->out1.data() + (recompute ? 0 : static_cast<size_t>(r0) * h1);
     T* out2 = cache->out2.data() + (recompute ? 0 : static_cast<size_t>(r0) * h2);
     PackKeysAndProducts(kkq, cache->valid_pos.data() + r0, m, keys, query, length, dim);
-    for (int i = 0; i < m; ++i) {
-      const size_t b = cache->valid_pos[r0 + i] / length;
-      std::copy(qt + b * h1, qt + (b + 1) * h1, pre1 + static_cast<size_t>(i) * h1);
+    Gemm(false, false, m, h1, dim2, T(1), kkq, dim2, folded, h1, T(0), pre1, h1);
+    AddQueryTerm(pre1, out1, qt, weights.act1, cache->valid_pos.data() + r0, m, length, h1,
+                 shape.activation);
+    if (shape.activation != HiddenActivation::kPrelu) {  // PReLU: done by AddQueryTerm
+      HiddenForward(out1, &cache->dice1, pre1, weights.act1, weights.dice1_moving_mean,
+                    weights.dice1_moving_var, training, m, h1, shape.activation);
     }
-    Gemm(false, false, m, h1, dim2, T(1), kkq, dim2, folded, h1, T(1), pre1, h1);
-    HiddenForward(out1, &cache->dice1, pre1, weights.act1, weights.dice1_moving_mean,
-                  weights.dice1_moving_var, training, m, h1, shape.activation);
     linear_forward(pre2, out1, weights.w2, weights.b2, m, h1, h2);
     HiddenForward(out2, &cache->dice2, pre2, weights.act2, weights.dice2_moving_mean,
                   weights.dice2_moving_var, training, m, h2, shape.activation);

@@ -65,6 +65,58 @@ void weighted_sum_pooling_backward(T* dvalues, T* dweights, const T* dout, const
 }
 
 template <typename T>
+void sum_and_weighted_pooling_forward(T* sum, T* weighted, const T* values, const T* weights,
+                                      const T* mask, int batch, int length, int dim) {
+  for (int b = 0; b < batch; ++b) {
+    T* s = sum + static_cast<size_t>(b) * dim;
+    T* w = weighted + static_cast<size_t>(b) * dim;
+    std::fill(s, s + dim, T(0));
+    std::fill(w, w + dim, T(0));
+    for (int t = 0; t < length; ++t) {
+      const size_t pos = static_cast<size_t>(b) * length + t;
+      const T m = mask[pos];
+      if (m == T(0)) continue;
+      const T c = m * weights[pos];
+      const T* v = values + pos * dim;
+#pragma omp simd
+      for (int d = 0; d < dim; ++d) {
+        s[d] += m * v[d];
+        w[d] += c * v[d];
+      }
+    }
+  }
+}
+
+template <typename T>
+void sum_and_weighted_pooling_backward(T* dvalues, T* dweights, const T* dsum,
+                                       const T* dweighted, const T* values, const T* weights,
+                                       const T* mask, int batch, int length, int dim) {
+  for (int b = 0; b < batch; ++b) {
+    const T* gs = dsum + static_cast<size_t>(b) * dim;
+    const T* gw = dweighted + static_cast<size_t>(b) * dim;
+    for (int t = 0; t < length; ++t) {
+      const size_t pos = static_cast<size_t>(b) * length + t;
+      const T m = mask[pos];
+      T* dv = dvalues + pos * dim;
+      if (m == T(0)) {
+        std::fill(dv, dv + dim, T(0));
+        dweights[pos] = T(0);
+        continue;
+      }
+      const T c = m * weights[pos];
+      const T* v = values + pos * dim;
+      T dot = T(0);
+#pragma omp simd reduction(+ : dot)
+      for (int d = 0; d < dim; ++d) {
+        dv[d] = m * gs[d] + c * gw[d];
+        dot += gw[d] * v[d];
+      }
+      dweights[pos] = m * dot;
+    }
+  }
+}
+
+template <typename T>
 void masked_softmax_forward(T* y, const T* x, const T* mask, int batch, int length) {
   for (int b = 0; b < batch; ++b) {
     const size_t row = static_cast<size_t>(b) * length;
@@ -108,6 +160,18 @@ template void weighted_sum_pooling_backward<float>(float*, float*, const float*,
                                                    const float*, const float*, int, int, int);
 template void weighted_sum_pooling_backward<double>(double*, double*, const double*, const double*,
                                                     const double*, const double*, int, int, int);
+template void sum_and_weighted_pooling_forward<float>(float*, float*, const float*,
+                                                     const float*, const float*, int, int, int);
+template void sum_and_weighted_pooling_forward<double>(double*, double*, const double*,
+                                                      const double*, const double*, int, int,
+                                                      int);
+template void sum_and_weighted_pooling_backward<float>(float*, float*, const float*, const float*,
+                                                      const float*, const float*, const float*,
+                                                      int, int, int);
+template void sum_and_weighted_pooling_backward<double>(double*, double*, const double*,
+                                                       const double*, const double*,
+                                                       const double*, const double*, int, int,
+                                                       int);
 template void masked_softmax_forward<float>(float*, const float*, const float*, int, int);
 template void masked_softmax_forward<double>(double*, const double*, const double*, int, int);
 template void masked_softmax_backward<float>(float*, const float*, const float*, const float*, int,

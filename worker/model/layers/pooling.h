@@ -18,6 +18,21 @@ void weighted_sum_pooling_backward(T* dvalues, T* dweights, const T* dout,
                                    const T* values, const T* weights,
                                    const T* mask, int batch, int length, int dim);
 
+// DIN's two poolings of one history in one pass over it: sum[b] = sum_t
+// mask * values (the head's s) and weighted[b] = sum_t mask * weights *
+// values (its v_U).
+template <typename T>
+void sum_and_weighted_pooling_forward(T* sum, T* weighted, const T* values,
+                                      const T* weights, const T* mask, int batch,
+                                      int length, int dim);
+// Their backward, also one pass: dvalues and dweights are *written* at
+// every position (0 at padding), so neither needs clearing first.
+template <typename T>
+void sum_and_weighted_pooling_backward(T* dvalues, T* dweights, const T* dsum,
+                                       const T* dweighted, const T* values,
+                                       const T* weights, const T* mask, int batch,
+                                       int length, int dim);
+
 // y[b,:] = softmax of x[b,:] over positions with mask 1; masked positions
 // get 0, and a row with no valid position is all 0.
 template <typename T>
