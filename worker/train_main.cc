@@ -51,7 +51,9 @@ DEFINE_double(dense_lr, 0.002, "Dense learning rate");
 DEFINE_string(sparse_optimizer, "adam", "Embedding optimiser: sgd, adagrad, adam or ftrl");
 DEFINE_double(sparse_lr, 0.003, "Embedding learning rate");
 DEFINE_double(init_scale, 0.01, "New embedding rows: uniform in [-init_scale, init_scale]");
-DEFINE_double(mba_lambda, 0.05, "Mini-batch-aware L2 regularisation strength (DIN paper: 0.01)");
+DEFINE_double(mba_lambda, -1,
+              "Mini-batch-aware L2 regularisation strength; negative: the model's default, 0.05 "
+              "for base and din, 0.15 for dien (DIN paper: 0.01)");
 DEFINE_int64(eval_every_steps, 0, "Evaluate every N steps (0: after each epoch)");
 DEFINE_int64(max_steps, 0, "Stop after N steps (0: no limit)");
 DEFINE_string(metrics_out, "",

@@ -512,7 +512,8 @@ def main():
     ap.add_argument("--max_history", type=int, default=100)
     ap.add_argument("--sparse_lr", type=float, default=0.003)
     ap.add_argument("--dense_lr", type=float, default=0.002)
-    ap.add_argument("--mba_lambda", type=float, default=0.05)
+    ap.add_argument("--mba_lambda", type=float, default=-1.0,
+                    help="negative: DIPS's default for the model (din 0.05, dien 0.15)")
     ap.add_argument("--aux_loss_weight", type=float, default=1.0)
     ap.add_argument("--sparse_optimizer", choices=["sparse_adam", "lazy_adam"],
                     default="sparse_adam",
@@ -530,6 +531,8 @@ def main():
                     "(throughput-only runs)")
     ap.add_argument("--json_out", default="")
     args = ap.parse_args()
+    if args.mba_lambda < 0:  # as DefaultMbaLambda in worker/train/trainer.cc
+        args.mba_lambda = 0.15 if args.model == "dien" else 0.05
 
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)

@@ -107,6 +107,26 @@ TEST_F(TrainerTest, AllModelsLearnWithTwoReplicaThreads) {
   }
 }
 
+// An unset strength trains as the model's default does, and that default
+// differs between the models (else the per-model choice is not wired up).
+TEST_F(TrainerTest, UnsetMbaLambdaIsTheModelsDefault) {
+  EXPECT_NE(DefaultMbaLambda(ModelKind::kDin), DefaultMbaLambda(ModelKind::kDien));
+  for (ModelKind kind : {ModelKind::kDin, ModelKind::kDien}) {
+    TrainerOptions o = Options(kind, 1);
+    o.epochs = 1;
+    o.max_steps = 20;
+    o.test_files.clear();
+    ASSERT_LT(o.mba_lambda, 0.0f);
+    const TrainReport unset = Run(o);
+    o.mba_lambda = DefaultMbaLambda(kind);
+    const TrainReport explicit_default = Run(o);
+    o.mba_lambda = DefaultMbaLambda(kind == ModelKind::kDin ? ModelKind::kDien : ModelKind::kDin);
+    const TrainReport other = Run(o);
+    EXPECT_EQ(unset.final_train_loss, explicit_default.final_train_loss) << ModelKindName(kind);
+    EXPECT_NE(unset.final_train_loss, other.final_train_loss) << ModelKindName(kind);
+  }
+}
+
 TEST_F(TrainerTest, ExternalStoreWithBoundedStalenessLearnsAndFillsTheTable) {
   SparseTableOptions table_options = DefaultTable();
   table_options.dim = 8;

@@ -19,6 +19,7 @@ Status TrainerImpl::Init() {
   if (options_.train_files.empty()) return InvalidArgumentError("no training files given");
   if (options_.batch_size <= 0) return InvalidArgumentError("batch_size must be positive");
   if (options_.threads <= 0) return InvalidArgumentError("threads must be positive");
+  if (options_.mba_lambda < 0.0f) options_.mba_lambda = DefaultMbaLambda(options_.model.kind);
   // The replicas are the parallelism; BLAS runs in the calling thread.
   openblas_set_num_threads(1);
 
@@ -101,7 +102,7 @@ Status TrainerImpl::Init() {
             << options_.model.embedding_dim << ", " << schema_.num_behaviour_fields()
             << " behaviour fields, " << schema_.num_extra_fields() << " extra fields, "
             << options_.threads << " replica thread(s) on "
-            << ModelDeviceName(options_.device);
+            << ModelDeviceName(options_.device) << ", MBA lambda " << options_.mba_lambda;
   return Status::OK();
 }
 
@@ -332,6 +333,8 @@ DenseOptimizerOptions DefaultDenseOptimizer() {
   o.learning_rate = 0.002f;
   return o;
 }
+
+float DefaultMbaLambda(ModelKind kind) { return kind == ModelKind::kDien ? 0.15f : 0.05f; }
 
 SparseTableOptions DefaultTable() {
   SparseTableOptions o;

@@ -32,6 +32,11 @@ namespace dips {
 
 DenseOptimizerOptions DefaultDenseOptimizer();
 SparseTableOptions DefaultTable();
+// The mini-batch-aware L2 strength a model trains with unless told: 0.05
+// for Base and DIN, 0.15 for DIEN. Chosen on MovieLens over eight seeds
+// (docs/results.md, "Mini-batch-aware regularisation per model"): DIEN
+// gains from the stronger penalty on rare rows, DIN loses a little.
+float DefaultMbaLambda(ModelKind kind);
 
 struct TrainerOptions {
   // Model; num_behaviour_fields and num_extra_fields are taken from the
@@ -63,7 +68,9 @@ struct TrainerOptions {
   RocksTierOptions table_rocksdb;
   // Periodic stats line and shrink pass (TTL / min count) over the table.
   TableMaintenanceOptions table_maintenance;
-  float mba_lambda = 0.05f;        // mini-batch-aware L2 (DIN paper 5.1)
+  // Mini-batch-aware L2 (DIN paper 5.1); negative: DefaultMbaLambda of
+  // the model's kind.
+  float mba_lambda = -1.0f;
   int64_t eval_every_steps = 0;    // 0: evaluate after each epoch only
   int64_t max_steps = 0;           // 0: no limit (benchmarks set one)
   std::string metrics_out;         // append one JSON line per evaluation
