@@ -30,6 +30,8 @@ const char* RequestKindName(wire::RequestKind kind) {
     case wire::STATS: return "STATS";
     case wire::BARRIER: return "BARRIER";
     case wire::SHUTDOWN: return "SHUTDOWN";
+    case wire::CHECKPOINT: return "CHECKPOINT";
+    case wire::PUSH_PULL: return "PUSH_PULL";
     default: return "UNSPECIFIED";
   }
 }

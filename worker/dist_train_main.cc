@@ -62,6 +62,9 @@ DEFINE_int32(max_staleness, 0,
 DEFINE_bool(prefetch_rows, true,
             "dist-train: with --max_staleness >= 1, pull each batch's rows while the step "
             "before it computes");
+DEFINE_bool(push_with_pull, true,
+            "dist-train: with --prefetch_rows, send each step's row push in the same request "
+            "as the next batch's pull (PUSH_PULL), without waiting for the push's answer");
 DEFINE_bool(overlap_dense_sync, true,
             "dist-train: with --max_staleness >= 1, average each step's dense gradients "
             "across workers while the next step computes (they apply one step late)");
@@ -101,6 +104,7 @@ struct DistOptions {
   int num_servers = 1;
   int max_staleness = 0;
   bool prefetch_rows = true;
+  bool push_with_pull = true;
   bool overlap_dense_sync = true;
   int server_threads = 2;
   std::chrono::milliseconds rpc_timeout{60000};
@@ -129,6 +133,7 @@ StatusOr<DistOptions> DistOptionsFromFlags() {
   o.num_servers = FLAGS_num_servers;
   o.max_staleness = FLAGS_max_staleness;
   o.prefetch_rows = FLAGS_prefetch_rows;
+  o.push_with_pull = FLAGS_push_with_pull;
   o.overlap_dense_sync = FLAGS_overlap_dense_sync;
   o.server_threads = FLAGS_server_threads;
   o.rpc_timeout = std::chrono::seconds(FLAGS_rpc_timeout_s);
@@ -365,6 +370,7 @@ void RunWorker(Cluster* cluster, const DistOptions& dist, TrainerOptions train,
   train.dense_sync = dense_sync.get();
   train.max_staleness = dist.max_staleness;
   train.prefetch_rows = dist.prefetch_rows;
+  train.push_with_pull = dist.push_with_pull;
   train.overlap_dense_sync = dist.overlap_dense_sync;
   train.is_chief = worker == 0;
   train.reader.part_index = worker;

@@ -78,6 +78,7 @@ bool RequestHandler::MayRunLong(const Multipart& request) const {
       return true;
     case wire::PULL:
     case wire::PUSH:
+    case wire::PUSH_PULL:
       return table_->has_disk_tier();
     default:
       return false;
@@ -125,6 +126,10 @@ bool RequestHandler::Handle(Multipart& request, std::vector<Multipart>* out) {
       case wire::PUSH:
         status = Push(header, request);
         break;
+      case wire::PUSH_PULL:
+        status = PushPull(header, request, &reply);
+        if (status.ok()) response.set_num_keys(header.num_pull_keys());
+        break;
       case wire::STATS:
         status = frames == 1 ? Status::OK()
                              : InvalidArgumentError(FrameCountError("STATS", 1, frames));
@@ -164,18 +169,19 @@ bool RequestHandler::Handle(Multipart& request, std::vector<Multipart>* out) {
   return stop;
 }
 
-Status RequestHandler::Pull(const wire::RequestHeader& header, Multipart& request,
-                            Multipart* reply) {
-  const size_t frames = request.size() - 1;
-  if (frames != 2) return InvalidArgumentError(FrameCountError("PULL", 2, frames));
+Status RequestHandler::CheckDim(const wire::RequestHeader& header) const {
   if (header.dim() != static_cast<uint32_t>(table_->dim())) {
     return InvalidArgumentError("request dim " + std::to_string(header.dim()) +
                                 " != table dim " + std::to_string(table_->dim()));
   }
-  const uint64_t n = header.num_keys();
+  return Status::OK();
+}
+
+Status RequestHandler::CheckPull(const wire::RequestHeader& header, uint64_t n,
+                                 const zmq::message_t& keys) const {
   // Once the keys frame matches, n <= max message bytes / 8 and dim <=
   // kMaxSparseDim, so the products below cannot overflow.
-  RETURN_IF_ERROR(CheckFrameElements(request[2], n, kKeyBytes, "keys"));
+  RETURN_IF_ERROR(CheckFrameElements(keys, n, kKeyBytes, "keys"));
   const uint64_t value_bytes = n * header.dim() * kValueBytes;
   const uint64_t count_bytes = header.want_counts() ? n * kCountBytes : 0;
   if (value_bytes + count_bytes > static_cast<uint64_t>(max_reply_bytes_)) {
@@ -183,8 +189,15 @@ Status RequestHandler::Pull(const wire::RequestHeader& header, Multipart& reques
                                   " bytes exceeds the server's limit of " +
                                   std::to_string(max_reply_bytes_));
   }
+  return Status::OK();
+}
+
+Status RequestHandler::ReadRows(const wire::RequestHeader& header, uint64_t n,
+                                const zmq::message_t& keys_frame, Multipart* reply) {
+  const uint64_t value_bytes = n * header.dim() * kValueBytes;
+  const uint64_t count_bytes = header.want_counts() ? n * kCountBytes : 0;
   std::vector<uint64_t> key_scratch;
-  const uint64_t* keys = AlignedView(request[2], &key_scratch);
+  const uint64_t* keys = AlignedView(keys_frame, &key_scratch);
   zmq::message_t values(value_bytes);
   zmq::message_t counts(count_bytes);
   // Fresh frames of these sizes are heap blocks (aligned) except tiny ones,
@@ -212,14 +225,8 @@ Status RequestHandler::Pull(const wire::RequestHeader& header, Multipart& reques
   return Status::OK();
 }
 
-Status RequestHandler::Push(const wire::RequestHeader& header, Multipart& request) {
-  const size_t frames = request.size() - 1;
-  const size_t expected = header.has_occurrences() ? 4 : 3;
-  if (frames != expected) return InvalidArgumentError(FrameCountError("PUSH", expected, frames));
-  if (header.dim() != static_cast<uint32_t>(table_->dim())) {
-    return InvalidArgumentError("request dim " + std::to_string(header.dim()) +
-                                " != table dim " + std::to_string(table_->dim()));
-  }
+Status RequestHandler::CheckPush(const wire::RequestHeader& header,
+                                 const Multipart& request) const {
   const uint64_t n = header.num_keys();
   RETURN_IF_ERROR(CheckFrameElements(request[2], n, kKeyBytes, "keys"));
   const uint64_t row_bytes = uint64_t{header.dim()} * kValueBytes;
@@ -227,6 +234,10 @@ Status RequestHandler::Push(const wire::RequestHeader& header, Multipart& reques
   if (header.has_occurrences()) {
     RETURN_IF_ERROR(CheckFrameElements(request[4], n, kOccurrenceBytes, "occurrences"));
   }
+  return Status::OK();
+}
+
+Status RequestHandler::ApplyPush(const wire::RequestHeader& header, const Multipart& request) {
   std::vector<uint64_t> key_scratch;
   std::vector<float> grad_scratch;
   std::vector<uint32_t> occurrence_scratch;
@@ -234,7 +245,42 @@ Status RequestHandler::Push(const wire::RequestHeader& header, Multipart& reques
   const float* grads = AlignedView(request[3], &grad_scratch);
   const uint32_t* occurrences =
       header.has_occurrences() ? AlignedView(request[4], &occurrence_scratch) : nullptr;
-  return table_->Push(keys, n, grads, occurrences, header.step());
+  return table_->Push(keys, header.num_keys(), grads, occurrences, header.step());
+}
+
+Status RequestHandler::Pull(const wire::RequestHeader& header, Multipart& request,
+                            Multipart* reply) {
+  const size_t frames = request.size() - 1;
+  if (frames != 2) return InvalidArgumentError(FrameCountError("PULL", 2, frames));
+  RETURN_IF_ERROR(CheckDim(header));
+  RETURN_IF_ERROR(CheckPull(header, header.num_keys(), request[2]));
+  return ReadRows(header, header.num_keys(), request[2], reply);
+}
+
+Status RequestHandler::Push(const wire::RequestHeader& header, Multipart& request) {
+  const size_t frames = request.size() - 1;
+  const size_t expected = header.has_occurrences() ? 4 : 3;
+  if (frames != expected) return InvalidArgumentError(FrameCountError("PUSH", expected, frames));
+  RETURN_IF_ERROR(CheckDim(header));
+  RETURN_IF_ERROR(CheckPush(header, request));
+  return ApplyPush(header, request);
+}
+
+Status RequestHandler::PushPull(const wire::RequestHeader& header, Multipart& request,
+                                Multipart* reply) {
+  const size_t frames = request.size() - 1;
+  const size_t expected = header.has_occurrences() ? 5 : 4;
+  if (frames != expected) {
+    return InvalidArgumentError(FrameCountError("PUSH_PULL", expected, frames));
+  }
+  RETURN_IF_ERROR(CheckDim(header));
+  // Both halves are checked before the push touches the table, so a
+  // malformed request changes nothing.
+  RETURN_IF_ERROR(CheckPush(header, request));
+  const zmq::message_t& pull_keys = request.back();
+  RETURN_IF_ERROR(CheckPull(header, header.num_pull_keys(), pull_keys));
+  RETURN_IF_ERROR(ApplyPush(header, request));
+  return ReadRows(header, header.num_pull_keys(), pull_keys, reply);
 }
 
 void RequestHandler::FillStats(wire::ResponseHeader* response) const {

@@ -56,13 +56,25 @@ class RequestHandler {
 
   // Whether `request` may keep its thread busy for long, so the socket loop
   // must not handle it itself: a CHECKPOINT (writes the whole shard), and a
-  // PULL or PUSH when the table has a disk tier (may wait on RocksDB reads,
-  // which the worker threads then overlap).
+  // PULL, PUSH or PUSH_PULL when the table has a disk tier (may wait on
+  // RocksDB reads, which the worker threads then overlap).
   bool MayRunLong(const Multipart& request) const;
 
  private:
   Status Pull(const wire::RequestHeader& header, Multipart& request, Multipart* reply);
   Status Push(const wire::RequestHeader& header, Multipart& request);
+  // The push, then the pull that sees it; nothing applied unless both
+  // halves are well formed.
+  Status PushPull(const wire::RequestHeader& header, Multipart& request, Multipart* reply);
+  // The checks and the table calls those three share. A push's frames are
+  // request[2..4]; the pull's keys are one frame of n keys.
+  Status CheckDim(const wire::RequestHeader& header) const;
+  Status CheckPull(const wire::RequestHeader& header, uint64_t n,
+                   const zmq::message_t& keys) const;
+  Status ReadRows(const wire::RequestHeader& header, uint64_t n, const zmq::message_t& keys,
+                  Multipart* reply);
+  Status CheckPush(const wire::RequestHeader& header, const Multipart& request) const;
+  Status ApplyPush(const wire::RequestHeader& header, const Multipart& request);
   void FillStats(wire::ResponseHeader* response) const;
   // Writes this shard's row file into the named checkpoint directory.
   Status Checkpoint(const wire::RequestHeader& header, wire::ResponseHeader* response);

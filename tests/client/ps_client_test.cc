@@ -108,6 +108,105 @@ TEST(PsClientTest, SplitRequestsMatchDirectTableBitForBit) {
   ExpectDirectTableResults(1, 999);
 }
 
+// Shard = key parity: the test picks which shards a call's keys reach.
+class ParityPartitioner : public Partitioner {
+ public:
+  int num_shards() const override { return 2; }
+  int Shard(uint64_t key) const override { return static_cast<int>(key & 1); }
+};
+
+// Keys [first, first + n) whose parity is `parity` (0 or 1), or any (-1).
+std::vector<uint64_t> KeysOf(uint64_t first, size_t n, int parity) {
+  std::vector<uint64_t> out;
+  for (uint64_t k = first; out.size() < n; ++k) {
+    if (parity < 0 || static_cast<int>(k & 1) == parity) out.push_back(k);
+  }
+  return out;
+}
+
+// PushThenPull's rows include its push, as Push, Wait, Pull do: on shards
+// that get both (one PUSH_PULL each, longer than max_keys_per_request),
+// that get only the push, and that get only the pull (those two split
+// into parts); occurrences and counts too.
+TEST(PsClientTest, PushThenPullMatchesPushWaitPullBitForBit) {
+  constexpr int kDim = 18;
+  const JobKeys keys = NewJobKeys();
+  TestShards shards(2, AdamTable(kDim), keys);
+  PsClientOptions options = shards.ClientOptions(keys, kDim);
+  options.max_keys_per_request = 300;
+  options.partitioner = std::make_shared<ParityPartitioner>();
+  auto client = PsClient::Create(options).value();
+  auto reference = SparseTable::Create(AdamTable(kDim)).value();
+
+  struct Round {
+    const char* what;
+    std::vector<uint64_t> push, pull;
+  };
+  const std::vector<Round> rounds = {
+      {"both shards, overlapping keys", KeysOf(0, 1000, -1), KeysOf(500, 1000, -1)},
+      {"push on shard 0 only", KeysOf(0, 700, 0), KeysOf(0, 900, -1)},
+      {"pull on shard 1 only", KeysOf(0, 800, -1), KeysOf(1, 650, 1)},
+      {"nothing to push", {}, KeysOf(0, 400, -1)},
+      {"nothing to pull", KeysOf(0, 400, -1), {}},
+  };
+  for (size_t r = 0; r < rounds.size(); ++r) {
+    SCOPED_TRACE(rounds[r].what);
+    const std::vector<uint64_t>& push_keys = rounds[r].push;
+    const std::vector<uint64_t>& pull_keys = rounds[r].pull;
+    const std::vector<float> grads = RandomGrads(push_keys.size() * kDim, 200 + r);
+    std::vector<uint32_t> occurrences(push_keys.size());
+    for (size_t i = 0; i < occurrences.size(); ++i) occurrences[i] = 1 + (i % 4);
+    const size_t m = pull_keys.size();
+    std::vector<float> got(m * kDim), want(m * kDim);
+    std::vector<uint64_t> got_counts(m), want_counts(m);
+    const PushArgs push{push_keys.data(), push_keys.size(), grads.data(), occurrences.data(),
+                        static_cast<int64_t>(r)};
+    const PullArgs pull{pull_keys.data(), m, true, got.data(), got_counts.data()};
+    const PushPullTickets tickets = client->PushThenPull(push, pull);
+    ASSERT_TRUE(client->Wait(tickets.pull).ok());
+    ASSERT_TRUE(client->Wait(tickets.push).ok());
+    ASSERT_TRUE(reference
+                    ->Push(push_keys.data(), push_keys.size(), grads.data(), occurrences.data(),
+                           static_cast<int64_t>(r))
+                    .ok());
+    ASSERT_TRUE(reference->Pull(pull_keys.data(), m, true, want.data(), want_counts.data()).ok());
+    ExpectBitEqual(got, want);
+    ExpectBitEqual(got_counts, want_counts);
+  }
+  // Every key pushed ended on its shard: compare all rows once more.
+  const std::vector<uint64_t> all = KeysOf(0, 1500, -1);
+  std::vector<float> got(all.size() * kDim), want(all.size() * kDim);
+  ASSERT_TRUE(client->Wait(client->Pull(all.data(), all.size(), false, got.data(), nullptr)).ok());
+  ASSERT_TRUE(reference->Pull(all.data(), all.size(), false, want.data(), nullptr).ok());
+  ExpectBitEqual(got, want);
+  for (int shard = 0; shard < 2; ++shard) {
+    EXPECT_EQ(client->Stats(shard).value().requests_rejected, 0u) << "shard " << shard;
+  }
+}
+
+// A PushThenPull whose push the server refuses fails both tickets on that
+// shard, and pulls nothing into the caller's buffer there.
+TEST(PsClientTest, PushThenPullFailsBothTicketsWhereThePushFails) {
+  constexpr int kDim = 4;
+  const JobKeys keys = NewJobKeys();
+  TestShards shards(1, AdamTable(kDim), keys);
+  auto client = PsClient::Create(shards.ClientOptions(keys, kDim)).value();
+  const uint64_t key = 5;
+  const float grads[kDim] = {std::numeric_limits<float>::infinity(), 0, 0, 0};
+  float row[kDim] = {-7, -7, -7, -7};
+  const PushPullTickets tickets =
+      client->PushThenPull(PushArgs{&key, 1, grads, nullptr, 0}, PullArgs{&key, 1, true, row});
+  EXPECT_EQ(client->Wait(tickets.push).code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(client->Wait(tickets.pull).code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(row[0], -7.0f);
+  EXPECT_EQ(shards.table(0)->Stats().rows, 0u);
+  // Null arguments fail both tickets at once.
+  const PushPullTickets bad = client->PushThenPull(PushArgs{&key, 1, nullptr, nullptr, 0},
+                                                   PullArgs{&key, 1, true, row});
+  EXPECT_EQ(client->Wait(bad.push).code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(client->Wait(bad.pull).code(), StatusCode::kInvalidArgument);
+}
+
 // Admission and shrink counters travel in the STATS reply: a key admitted
 // on its 2nd sighting, a push to a key not yet admitted, a shrink pass.
 TEST(PsClientTest, StatsCarryAdmissionAndShrinkCounters) {

@@ -171,6 +171,21 @@ TEST(PsServerTest, MalformedRequestsGetErrorRepliesAndAreCounted) {
                            Bytes(0)),
                    StatusCode::kInvalidArgument, 13});
 
+  // A PUSH_PULL is checked whole before its push touches the table.
+  wire::RequestHeader push_pull = ValidHeader(wire::PUSH_PULL, 14, 2);
+  push_pull.set_num_pull_keys(3);
+  cases.push_back({"PUSH_PULL pull keys not 8m bytes",
+                   Message(Frame(push_pull), Bytes(16), Bytes(2 * kDim * 4), Bytes(3 * 8 - 1)),
+                   StatusCode::kInvalidArgument, 14});
+  push_pull.set_request_id(15);
+  cases.push_back({"PUSH_PULL without its pull keys",
+                   Message(Frame(push_pull), Bytes(16), Bytes(2 * kDim * 4)),
+                   StatusCode::kInvalidArgument, 15});
+  push_pull.set_request_id(16);
+  cases.push_back({"PUSH_PULL gradients short",
+                   Message(Frame(push_pull), Bytes(16), Bytes(2 * kDim * 4 - 4), Bytes(3 * 8)),
+                   StatusCode::kInvalidArgument, 16});
+
   for (Case& c : cases) {
     const wire::ResponseHeader reply = peer.Ask(std::move(c.frames));
     EXPECT_EQ(reply.status_code(), static_cast<int>(c.code)) << c.what << ": "

@@ -8,8 +8,10 @@
 
 #include <cstdio>
 #include <fstream>
+#include <map>
 #include <random>
 #include <string>
+#include <vector>
 
 #include <gtest/gtest.h>
 
@@ -167,6 +169,86 @@ TEST_F(TrainerTest, PrefetchedRowsTrainEveryBatchOnce) {
     (*table)->ForEachRow([&](const RowView& row) { updates[prefetch] += row.update_count; });
   }
   EXPECT_EQ(updates[0], updates[1]);
+}
+
+// An in-process table that claims what the parameter servers' store does,
+// that PushThenPull saves round trips, so the trainer sends its pushes with
+// its prefetches; it counts the calls of each kind.
+class PushWithPullStore : public EmbeddingStore {
+ public:
+  explicit PushWithPullStore(EmbeddingStore* table) : table_(table) {}
+  uint64_t Pull(const uint64_t* keys, size_t n, bool create_missing, float* values,
+                uint64_t* counts) override {
+    ++pulls;
+    return table_->Pull(keys, n, create_missing, values, counts);
+  }
+  uint64_t Push(const uint64_t* keys, size_t n, const float* grads,
+                const uint32_t* occurrences, int64_t step) override {
+    ++pushes;
+    return table_->Push(keys, n, grads, occurrences, step);
+  }
+  PushPullTickets PushThenPull(const PushArgs& push, const PullArgs& pull) override {
+    ++push_then_pulls;
+    return table_->PushThenPull(push, pull);
+  }
+  bool PushThenPullSavesRoundTrips() const override { return true; }
+  Status Wait(uint64_t ticket) override { return table_->Wait(ticket); }
+  StatusOr<std::vector<ShardCheckpoint>> SaveRows(const std::string& root,
+                                                  const std::string& name,
+                                                  int64_t since_step) override {
+    return table_->SaveRows(root, name, since_step);
+  }
+  int pulls = 0, pushes = 0, push_then_pulls = 0;
+
+ private:
+  EmbeddingStore* const table_;
+};
+
+// Pushes sent with the next prefetch train as pushes sent apart: on one
+// replica thread the same table calls in the same order, so bit for bit;
+// on two, every batch's push applied once. Evaluations every 37 steps and
+// the passes' ends make the trainer send held-back pushes alone.
+TEST_F(TrainerTest, PushesSentWithPullsTrainAsPushesSentApart) {
+  for (int threads : {1, 2}) {
+    std::map<uint64_t, std::vector<float>> rows[2];
+    int64_t updates[2] = {0, 0};
+    TrainReport reports[2];
+    for (int with_pull = 0; with_pull < 2; ++with_pull) {
+      SCOPED_TRACE(testing::Message() << threads << " threads, push_with_pull " << with_pull);
+      SparseTableOptions table_options = DefaultTable();
+      table_options.dim = 8;
+      auto table = SparseTable::Create(table_options).value();
+      std::unique_ptr<EmbeddingStore> inner =
+          NewTableStore(table.get(), table_options.optimizer.kind);
+      PushWithPullStore store(inner.get());
+      TrainerOptions o = Options(ModelKind::kDin, threads);
+      o.store = &store;
+      o.max_staleness = 1;
+      o.push_with_pull = with_pull == 1;
+      o.eval_every_steps = 37;
+      reports[with_pull] = Run(o);
+      EXPECT_GT(reports[with_pull].final_metrics.auc, 0.75);
+      if (with_pull == 1) {
+        EXPECT_GT(store.push_then_pulls, 0);
+        EXPECT_GT(store.pushes, 0);  // sent alone before evaluations and at the ends
+        EXPECT_LT(store.pushes, store.push_then_pulls);
+      } else {
+        EXPECT_EQ(store.push_then_pulls, 0);
+      }
+      table->ForEachRow([&](const RowView& row) {
+        updates[with_pull] += row.update_count;
+        rows[with_pull][row.key].assign(row.weights, row.weights + table_options.dim);
+      });
+    }
+    SCOPED_TRACE(testing::Message() << threads << " threads");
+    EXPECT_EQ(updates[0], updates[1]);
+    EXPECT_EQ(reports[0].samples, reports[1].samples);
+    if (threads == 1) {
+      EXPECT_EQ(reports[0].final_train_loss, reports[1].final_train_loss);
+      EXPECT_EQ(reports[0].final_metrics.auc, reports[1].final_metrics.auc);
+      EXPECT_TRUE(rows[0] == rows[1]) << "the tables differ";
+    }
+  }
 }
 
 TEST_F(TrainerTest, NegativeStalenessIsRejected) {

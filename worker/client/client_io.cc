@@ -143,7 +143,9 @@ void ClientIo::Loop() {
     queued.swap(queue_);
   }
   for (ShardRequest& r : queued) {
-    tickets_->Complete(r.ticket, UnavailableError("parameter-server client closed"));
+    const Status closed = UnavailableError("parameter-server client closed");
+    tickets_->Complete(r.ticket, closed);
+    if (r.push_ticket != 0) tickets_->Complete(r.push_ticket, closed);
   }
   sockets_.clear();
 }
@@ -255,6 +257,7 @@ Status ClientIo::ReadReply(int shard, std::vector<zmq::message_t>& reply,
   }
   switch (pending.request.kind) {
     case wire::PULL:
+    case wire::PUSH_PULL:
       return DeliverPull(pending, reply);
     case wire::STATS:
       FillShardStats(header, pending.request.stats);
@@ -285,7 +288,8 @@ Status ClientIo::DeliverPull(const Pending& pending, std::vector<zmq::message_t>
   const uint64_t row_bytes = dim * kValueBytes;
   if (reply.size() != expected_frames || reply[1].size() != r.num_keys * row_bytes ||
       (r.counts != nullptr && reply[2].size() != r.num_keys * kCountBytes)) {
-    return CorruptionError(ShardName(r.shard) + ": PULL reply frames do not match " +
+    return CorruptionError(ShardName(r.shard) + ": " + RequestKindName(r.kind) +
+                           " reply frames do not match " +
                            std::to_string(r.num_keys) + " keys of dim " + std::to_string(dim));
   }
   const char* rows = static_cast<const char*>(reply[1].data());
@@ -324,8 +328,10 @@ void ClientIo::ExpireDeadlines() {
 void ClientIo::Finish(uint64_t request_id, const Status& status) {
   auto it = pending_.find(request_id);
   const Ticket ticket = it->second.request.ticket;
+  const Ticket push_ticket = it->second.request.push_ticket;
   pending_.erase(it);
   tickets_->Complete(ticket, status);
+  if (push_ticket != 0) tickets_->Complete(push_ticket, status);
 }
 
 }  // namespace dips

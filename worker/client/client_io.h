@@ -30,12 +30,14 @@ namespace dips {
 // One request to one shard, built by the caller's thread.
 struct ShardRequest {
   Ticket ticket = 0;
+  // PUSH_PULL: the push's ticket, completed with `ticket` (the pull's).
+  Ticket push_ticket = 0;
   int shard = 0;
   wire::RequestKind kind = wire::REQUEST_KIND_UNSPECIFIED;
   uint64_t request_id = 0;
   std::vector<zmq::message_t> frames;  // header, then bulk frames
 
-  // PULL: reply row j goes to values[positions[j] * dim] (to row offset + j
+  // PULL, PUSH_PULL: reply row j goes to values[positions[j] * dim] (to row offset + j
   // when positions is empty), count j likewise to counts if counts is set.
   uint64_t num_keys = 0;
   std::vector<uint32_t> positions;

@@ -63,6 +63,7 @@ class PsClientImpl : public PsClient {
               uint64_t* counts) override;
   Ticket Push(const uint64_t* keys, size_t n, const float* grads, const uint32_t* occurrences,
               int64_t step) override;
+  PushPullTickets PushThenPull(const PushArgs& push, const PullArgs& pull) override;
   Status Wait(Ticket ticket) override { return tickets_.Wait(ticket); }
   StatusOr<ShardStats> Stats(int shard) override;
   Status Barrier() override;
@@ -87,6 +88,21 @@ class PsClientImpl : public PsClient {
   // pieces of at most options_.max_keys_per_request.
   std::vector<Part> Parts(const std::vector<size_t>& shard_sizes) const;
   wire::RequestHeader NewHeader(wire::RequestKind kind, uint64_t request_id) const;
+  // A part's header fields and bulk frames (after the header, which
+  // PutHeaderFirst adds last), and for a pull where its reply goes. A pull
+  // part may take its shard's positions (moved when it is all of them).
+  void AddPullPart(const PullArgs& pull, const Part& part, std::vector<uint32_t>& shard_positions,
+                   wire::RequestHeader* header, ShardRequest* r) const;
+  void AddPushPart(const PushArgs& push, const Part& part,
+                   const std::vector<uint32_t>& shard_positions, wire::RequestHeader* header,
+                   ShardRequest* r) const;
+  // One PULL or PUSH request per part, all under `ticket`.
+  void AddPulls(Ticket ticket, const PullArgs& pull, const std::vector<Part>& parts,
+                std::vector<std::vector<uint32_t>>& positions,
+                std::vector<ShardRequest>* requests);
+  void AddPushes(Ticket ticket, const PushArgs& push, const std::vector<Part>& parts,
+                 const std::vector<std::vector<uint32_t>>& positions,
+                 std::vector<ShardRequest>* requests);
   ShardRequest NewRequest(Ticket ticket, int shard, wire::RequestKind kind);
   // Sends a header-only request of `kind` to `shard` and waits for it.
   Status Control(int shard, wire::RequestKind kind, ShardStats* stats);
@@ -159,78 +175,162 @@ ShardRequest PsClientImpl::NewRequest(Ticket ticket, int shard, wire::RequestKin
   return r;
 }
 
+void PsClientImpl::AddPullPart(const PullArgs& pull, const Part& part,
+                               std::vector<uint32_t>& shard_positions,
+                               wire::RequestHeader* header, ShardRequest* r) const {
+  const size_t count = part.end - part.begin;
+  header->set_create_missing(pull.create_missing);
+  header->set_want_counts(pull.counts != nullptr);
+  // The reply is scattered after the call returns, so the request keeps
+  // its positions: the shard's whole list when the part is all of it.
+  if (count == shard_positions.size()) {
+    r->positions = std::move(shard_positions);
+  } else if (!shard_positions.empty()) {
+    r->positions.assign(shard_positions.begin() + part.begin, shard_positions.begin() + part.end);
+  }
+  r->offset = r->positions.empty() ? part.begin : 0;
+  r->frames.push_back(GatherFrame(pull.keys + r->offset, kKeyBytes, count,
+                                  r->positions.empty() ? nullptr : r->positions.data()));
+  r->num_keys = count;
+  r->values = pull.values;
+  r->counts = pull.counts;
+}
+
+void PsClientImpl::AddPushPart(const PushArgs& push, const Part& part,
+                               const std::vector<uint32_t>& shard_positions,
+                               wire::RequestHeader* header, ShardRequest* r) const {
+  const size_t count = part.end - part.begin;
+  header->set_num_keys(count);
+  header->set_step(push.step);
+  header->set_has_occurrences(push.occurrences != nullptr);
+  const uint32_t* at = PartPositions(shard_positions, part.begin);
+  // With no positions the part is the run of keys starting at part.begin.
+  const size_t first = at == nullptr ? part.begin : 0;
+  const size_t row_bytes = static_cast<size_t>(options_.dim) * kValueBytes;
+  r->frames.push_back(GatherFrame(push.keys + first, kKeyBytes, count, at));
+  r->frames.push_back(GatherFrame(reinterpret_cast<const char*>(push.grads) + first * row_bytes,
+                                  row_bytes, count, at));
+  if (push.occurrences != nullptr) {
+    r->frames.push_back(GatherFrame(push.occurrences + first, kOccurrenceBytes, count, at));
+  }
+}
+
+// The header goes first, serialized once its fields are all set.
+void PutHeaderFirst(const wire::RequestHeader& header, ShardRequest* r) {
+  r->frames.insert(r->frames.begin(), HeaderFrame(header));
+}
+
+Status CheckPushArgs(const PushArgs& push) {
+  if (push.n > 0 && (push.keys == nullptr || push.grads == nullptr)) {
+    return InvalidArgumentError("Push: null keys or gradients");
+  }
+  if (push.n > UINT32_MAX) return InvalidArgumentError("Push: too many keys");
+  return Status::OK();
+}
+
+Status CheckPullArgs(const PullArgs& pull) {
+  if (pull.n > 0 && (pull.keys == nullptr || pull.values == nullptr)) {
+    return InvalidArgumentError("Pull: null keys or values");
+  }
+  if (pull.n > UINT32_MAX) return InvalidArgumentError("Pull: too many keys");
+  return Status::OK();
+}
+
+void PsClientImpl::AddPulls(Ticket ticket, const PullArgs& pull, const std::vector<Part>& parts,
+                            std::vector<std::vector<uint32_t>>& positions,
+                            std::vector<ShardRequest>* requests) {
+  for (const Part& part : parts) {
+    ShardRequest r = NewRequest(ticket, part.shard, wire::PULL);
+    wire::RequestHeader header = NewHeader(wire::PULL, r.request_id);
+    header.set_num_keys(part.end - part.begin);
+    AddPullPart(pull, part, positions[part.shard], &header, &r);
+    PutHeaderFirst(header, &r);
+    requests->push_back(std::move(r));
+  }
+}
+
+void PsClientImpl::AddPushes(Ticket ticket, const PushArgs& push, const std::vector<Part>& parts,
+                             const std::vector<std::vector<uint32_t>>& positions,
+                             std::vector<ShardRequest>* requests) {
+  for (const Part& part : parts) {
+    ShardRequest r = NewRequest(ticket, part.shard, wire::PUSH);
+    wire::RequestHeader header = NewHeader(wire::PUSH, r.request_id);
+    AddPushPart(push, part, positions[part.shard], &header, &r);
+    PutHeaderFirst(header, &r);
+    requests->push_back(std::move(r));
+  }
+}
+
 Ticket PsClientImpl::Pull(const uint64_t* keys, size_t n, bool create_missing, float* values,
                           uint64_t* counts) {
-  if (n > 0 && (keys == nullptr || values == nullptr)) {
-    return tickets_.OpenFailed(InvalidArgumentError("Pull: null keys or values"));
-  }
-  if (n > UINT32_MAX) return tickets_.OpenFailed(InvalidArgumentError("Pull: too many keys"));
+  const PullArgs pull{keys, n, create_missing, values, counts};
+  const Status valid = CheckPullArgs(pull);
+  if (!valid.ok()) return tickets_.OpenFailed(valid);
   std::vector<size_t> sizes;
   std::vector<std::vector<uint32_t>> positions = Split(keys, n, &sizes);
   const std::vector<Part> parts = Parts(sizes);
   const Ticket ticket = tickets_.Open(static_cast<int>(parts.size()));
   std::vector<ShardRequest> requests;
-  for (const Part& part : parts) {
-    const size_t count = part.end - part.begin;
-    ShardRequest r = NewRequest(ticket, part.shard, wire::PULL);
-    wire::RequestHeader header = NewHeader(wire::PULL, r.request_id);
-    header.set_num_keys(count);
-    header.set_create_missing(create_missing);
-    header.set_want_counts(counts != nullptr);
-    // The reply is scattered after this call returns, so the request keeps
-    // its positions: the shard's whole list when the part is all of it.
-    std::vector<uint32_t>& shard_positions = positions[part.shard];
-    if (count == shard_positions.size()) {
-      r.positions = std::move(shard_positions);
-    } else if (!shard_positions.empty()) {
-      r.positions.assign(shard_positions.begin() + part.begin, shard_positions.begin() + part.end);
-    }
-    r.offset = r.positions.empty() ? part.begin : 0;
-    r.frames.push_back(HeaderFrame(header));
-    r.frames.push_back(GatherFrame(keys + r.offset, kKeyBytes, count,
-                                   r.positions.empty() ? nullptr : r.positions.data()));
-    r.num_keys = count;
-    r.values = values;
-    r.counts = counts;
-    requests.push_back(std::move(r));
-  }
+  AddPulls(ticket, pull, parts, positions, &requests);
   io_.Submit(std::move(requests));
   return ticket;
 }
 
 Ticket PsClientImpl::Push(const uint64_t* keys, size_t n, const float* grads,
                           const uint32_t* occurrences, int64_t step) {
-  if (n > 0 && (keys == nullptr || grads == nullptr)) {
-    return tickets_.OpenFailed(InvalidArgumentError("Push: null keys or gradients"));
-  }
-  if (n > UINT32_MAX) return tickets_.OpenFailed(InvalidArgumentError("Push: too many keys"));
+  const PushArgs push{keys, n, grads, occurrences, step};
+  const Status valid = CheckPushArgs(push);
+  if (!valid.ok()) return tickets_.OpenFailed(valid);
   std::vector<size_t> sizes;
   const std::vector<std::vector<uint32_t>> positions = Split(keys, n, &sizes);
   const std::vector<Part> parts = Parts(sizes);
   const Ticket ticket = tickets_.Open(static_cast<int>(parts.size()));
-  const size_t row_bytes = static_cast<size_t>(options_.dim) * kValueBytes;
   std::vector<ShardRequest> requests;
-  for (const Part& part : parts) {
-    const size_t count = part.end - part.begin;
-    ShardRequest r = NewRequest(ticket, part.shard, wire::PUSH);
-    wire::RequestHeader header = NewHeader(wire::PUSH, r.request_id);
-    header.set_num_keys(count);
-    header.set_step(step);
-    header.set_has_occurrences(occurrences != nullptr);
-    const uint32_t* at = PartPositions(positions[part.shard], part.begin);
-    // With no positions the part is the run of keys starting at part.begin.
-    const size_t first = at == nullptr ? part.begin : 0;
-    r.frames.push_back(HeaderFrame(header));
-    r.frames.push_back(GatherFrame(keys + first, kKeyBytes, count, at));
-    r.frames.push_back(
-        GatherFrame(reinterpret_cast<const char*>(grads) + first * row_bytes, row_bytes, count, at));
-    if (occurrences != nullptr) {
-      r.frames.push_back(GatherFrame(occurrences + first, kOccurrenceBytes, count, at));
-    }
-    requests.push_back(std::move(r));
-  }
+  AddPushes(ticket, push, parts, positions, &requests);
   io_.Submit(std::move(requests));
   return ticket;
+}
+
+PushPullTickets PsClientImpl::PushThenPull(const PushArgs& push, const PullArgs& pull) {
+  const Status push_valid = CheckPushArgs(push);
+  const Status pull_valid = CheckPullArgs(pull);
+  if (!push_valid.ok() || !pull_valid.ok()) {
+    const Status& error = push_valid.ok() ? pull_valid : push_valid;
+    return {tickets_.OpenFailed(error), tickets_.OpenFailed(error)};
+  }
+  std::vector<size_t> push_sizes, pull_sizes;
+  const std::vector<std::vector<uint32_t>> push_positions = Split(push.keys, push.n, &push_sizes);
+  std::vector<std::vector<uint32_t>> pull_positions = Split(pull.keys, pull.n, &pull_sizes);
+  // Shards with keys of both get one whole request each; the others'
+  // shares go out as Push and Pull send them.
+  std::vector<int> both;
+  std::vector<size_t> push_only = push_sizes, pull_only = pull_sizes;
+  for (int s = 0; s < num_shards(); ++s) {
+    if (push_sizes[s] == 0 || pull_sizes[s] == 0) continue;
+    both.push_back(s);
+    push_only[s] = pull_only[s] = 0;
+  }
+  const std::vector<Part> push_parts = Parts(push_only);
+  const std::vector<Part> pull_parts = Parts(pull_only);
+  const int combined = static_cast<int>(both.size());
+  const PushPullTickets tickets{
+      tickets_.Open(combined + static_cast<int>(push_parts.size())),
+      tickets_.Open(combined + static_cast<int>(pull_parts.size()))};
+  std::vector<ShardRequest> requests;
+  for (int s : both) {
+    ShardRequest r = NewRequest(tickets.pull, s, wire::PUSH_PULL);
+    r.push_ticket = tickets.push;
+    wire::RequestHeader header = NewHeader(wire::PUSH_PULL, r.request_id);
+    AddPushPart(push, Part{s, 0, push_sizes[s]}, push_positions[s], &header, &r);
+    header.set_num_pull_keys(pull_sizes[s]);
+    AddPullPart(pull, Part{s, 0, pull_sizes[s]}, pull_positions[s], &header, &r);
+    PutHeaderFirst(header, &r);
+    requests.push_back(std::move(r));
+  }
+  AddPushes(tickets.push, push, push_parts, push_positions, &requests);
+  AddPulls(tickets.pull, pull, pull_parts, pull_positions, &requests);
+  io_.Submit(std::move(requests));
+  return tickets;
 }
 
 Status PsClientImpl::Control(int shard, wire::RequestKind kind, ShardStats* stats) {

@@ -76,6 +76,26 @@ Status ValidatePsClientOptions(const PsClientOptions& options);
 // Identifies an operation in flight; 0 is never a valid ticket.
 using Ticket = uint64_t;
 
+// The arguments of a Push and of a Pull (PsClient::PushThenPull).
+struct PushArgs {
+  const uint64_t* keys = nullptr;
+  size_t n = 0;
+  const float* grads = nullptr;          // [n x dim], summed per key
+  const uint32_t* occurrences = nullptr;  // [n] or null
+  int64_t step = 0;
+};
+struct PullArgs {
+  const uint64_t* keys = nullptr;
+  size_t n = 0;
+  bool create_missing = true;
+  float* values = nullptr;    // [n x dim]
+  uint64_t* counts = nullptr;  // [n] or null
+};
+struct PushPullTickets {
+  Ticket push = 0;
+  Ticket pull = 0;
+};
+
 // What one shard reports (wire::TableStats + wire::ServerCounters).
 struct ShardStats {
   uint64_t rows = 0;
@@ -142,6 +162,13 @@ class PsClient {
   // stamped with `step`.
   virtual Ticket Push(const uint64_t* keys, size_t n, const float* grads,
                       const uint32_t* occurrences, int64_t step) = 0;
+  // A Push, then a Pull whose rows include that push on every shard, as if
+  // the pull were sent once the push was acknowledged, but without waiting:
+  // a shard with keys of both gets one PUSH_PULL request (whatever
+  // max_keys_per_request says, since its order is the point), the other
+  // shards plain pushes or pulls. Ownership and the two tickets as for
+  // Push and Pull; a shard's failed PUSH_PULL fails both.
+  virtual PushPullTickets PushThenPull(const PushArgs& push, const PullArgs& pull) = 0;
   // Blocks until the ticket's requests all finished. InvalidArgument for an
   // unknown (or already waited) ticket; otherwise the first shard error.
   virtual Status Wait(Ticket ticket) = 0;

@@ -27,6 +27,11 @@ class TableStore : public EmbeddingStore {
                 const uint32_t* occurrences, int64_t step) override {
     return Record(table_->Push(keys, n, grads, occurrences, step));
   }
+  PushPullTickets PushThenPull(const PushArgs& push, const PullArgs& pull) override {
+    const uint64_t pushed = Push(push.keys, push.n, push.grads, push.occurrences, push.step);
+    return {pushed, Pull(pull.keys, pull.n, pull.create_missing, pull.values, pull.counts)};
+  }
+  bool PushThenPullSavesRoundTrips() const override { return false; }
   Status Wait(uint64_t ticket) override {
     std::lock_guard<std::mutex> lock(mu_);
     auto it = done_.find(ticket);
@@ -79,6 +84,10 @@ class PsClientStore : public EmbeddingStore {
                 const uint32_t* occurrences, int64_t step) override {
     return client_->Push(keys, n, grads, occurrences, step);
   }
+  PushPullTickets PushThenPull(const PushArgs& push, const PullArgs& pull) override {
+    return client_->PushThenPull(push, pull);
+  }
+  bool PushThenPullSavesRoundTrips() const override { return true; }
   Status Wait(uint64_t ticket) override { return client_->Wait(ticket); }
 
   StatusOr<std::vector<ShardCheckpoint>> SaveRows(const std::string& /*root*/,

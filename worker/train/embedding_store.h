@@ -16,10 +16,10 @@
 #include "common/status.h"
 #include "ps/checkpoint/shard_checkpoint.h"
 #include "ps/sparse_optimizer.h"
+#include "worker/client/ps_client.h"
 
 namespace dips {
 
-class PsClient;
 class SparseTable;
 
 class EmbeddingStore {
@@ -34,6 +34,12 @@ class EmbeddingStore {
   // added to the rows' counts. The inputs may be reused once Push returns.
   virtual uint64_t Push(const uint64_t* keys, size_t n, const float* grads,
                         const uint32_t* occurrences, int64_t step) = 0;
+  // A Push, then a Pull whose rows include it (PsClient::PushThenPull).
+  virtual PushPullTickets PushThenPull(const PushArgs& push, const PullArgs& pull) = 0;
+  // Whether PushThenPull saves round trips over a Push, its Wait and a
+  // Pull: true for the parameter servers. In process it does not, and a
+  // step's pushes are better sent from the replicas' own threads.
+  virtual bool PushThenPullSavesRoundTrips() const = 0;
   // Blocks until the operation is done; its status. Each ticket is waited
   // for once.
   virtual Status Wait(uint64_t ticket) = 0;

@@ -96,7 +96,9 @@ Status TrainerImpl::Init() {
   if (OverlapsDenseAverage()) {
     background_average_ = std::make_unique<BackgroundAverage>(options_.dense_sync);
   }
-  RETURN_IF_ERROR(InitCheckpoints());
+  RETURN_IF_ERROR(InitCheckpoints());  // opens the table store in a single process
+  push_with_pull_ =
+      prefetch_ && options_.push_with_pull && store_->PushThenPullSavesRoundTrips();
   LOG(INFO) << "model " << ModelKindName(options_.model.kind) << ": "
             << params_.size() << " dense parameters, embedding dim "
             << options_.model.embedding_dim << ", " << schema_.num_behaviour_fields()
@@ -184,7 +186,7 @@ StatusOr<TrainReport> TrainerImpl::Train() {
   }
   RETURN_IF_ERROR(FinishDenseAverage());
   for (auto& rep : replicas_) {
-    RETURN_IF_ERROR(DrainPushes(rep.get(), 0));
+    RETURN_IF_ERROR(SettlePushes(rep.get()));
     RETURN_IF_ERROR(WaitPrefetch(rep.get()));  // a pull for a batch never trained
   }
   if (!evaluated_ && test_stream_ != nullptr) {
@@ -312,6 +314,12 @@ Status TrainerImpl::ReplicaStep(Replica* rep, int64_t step) {
                          "; lower the learning rates");
   }
   rep->loss = loss;
+  if (push_with_pull_) {
+    // Sent with the next prefetch, once FillTrainReplicas knows its keys.
+    rep->push_deferred = true;
+    rep->deferred_step = step;
+    return Status::OK();
+  }
   rep->pushes.push_back(store_->Push(batch.unique_keys.data(), k, rep->row_grads.data(),
                                      batch.key_counts.data(), step));
   return DrainPushes(rep, static_cast<size_t>(options_.max_staleness));

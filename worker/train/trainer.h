@@ -96,6 +96,12 @@ struct TrainerOptions {
   // it computes, so the pull's latency hides behind compute. The rows then
   // lack at most max_staleness of this worker's own pushes, as without it.
   bool prefetch_rows = true;
+  // With prefetch_rows, and a store where it saves round trips (the
+  // parameter servers): a step's push waits for the next prefetch and
+  // travels with it (EmbeddingStore::PushThenPull), so the worker need
+  // not wait for the push's answer before pulling. The rows seen are the
+  // same as without it.
+  bool push_with_pull = true;
   // With max_staleness >= 1 in a distributed job: average each step's dense
   // gradients across workers on a background thread while the next step
   // computes (BackgroundAverage), so a worker waits for a slower one only

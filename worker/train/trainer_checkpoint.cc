@@ -75,7 +75,7 @@ Status TrainerImpl::SkipResumedBatches() {
 }
 
 Status TrainerImpl::SaveCheckpoint(int epoch, int64_t batches, const TrainReport& report) {
-  for (auto& rep : replicas_) RETURN_IF_ERROR(DrainPushes(rep.get(), 0));
+  for (auto& rep : replicas_) RETURN_IF_ERROR(SettlePushes(rep.get()));
   RETURN_IF_ERROR(FinishDenseAverage());
   AverageStates();
   ckpt::DenseState dense = PackDenseState(params_, options_.dense_optimizer.kind,

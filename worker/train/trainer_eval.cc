@@ -13,7 +13,7 @@ StatusOr<EvalMetrics> TrainerImpl::EvaluateWithScores(std::vector<float>* probs)
   if (probs != nullptr) probs->clear();
   // Every row push of this worker is applied before evaluating, and (in a
   // distributed job) every other worker's too: all drain, then meet.
-  for (auto& rep : replicas_) RETURN_IF_ERROR(DrainPushes(rep.get(), 0));
+  for (auto& rep : replicas_) RETURN_IF_ERROR(SettlePushes(rep.get()));
   RETURN_IF_ERROR(FinishDenseAverage());
   AverageStates();
   if (options_.dense_sync != nullptr) {

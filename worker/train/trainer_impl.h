@@ -51,6 +51,12 @@ struct Replica {
   uint64_t next_pull = 0;
   bool has_next = false;
   bool rows_ready = false;  // rows/counts already hold `batch`'s rows
+  // A push held back to go with the next prefetch (push_with_pull_): of
+  // `batch`'s keys and row_grads until FillTrainReplicas moves that batch
+  // into pushed_batch, stamped with deferred_step.
+  bool push_deferred = false;
+  int64_t deferred_step = 0;
+  Batch pushed_batch;
 };
 
 class TrainerImpl : public Trainer {
@@ -93,6 +99,13 @@ class TrainerImpl : public Trainer {
   StatusOr<int> FillTrainReplicas();
 
   Status TakeAndPrefetch(Replica* rep);
+  // TakeAndPrefetch with the deferred push of pushed_batch sent ahead of
+  // the pull in one PushThenPull.
+  Status PushAndPrefetch(Replica* rep);
+  // Sends a deferred push of `pushed` (its keys, row_grads) alone.
+  Status SendDeferredPush(Replica* rep, const Batch& pushed);
+  // Every push of `rep` sent (a deferred one too) and acknowledged.
+  Status SettlePushes(Replica* rep);
 
   Status WaitPrefetch(Replica* rep);
 
@@ -164,6 +177,8 @@ class TrainerImpl : public Trainer {
   int64_t last_checkpoint_step_ = -1;
   bool evaluated_ = false;  // Train has evaluated at least once
   bool prefetch_ = false;   // options_.prefetch_rows && max_staleness >= 1
+  // prefetch_, options_.push_with_pull and a store that gains by it.
+  bool push_with_pull_ = false;
   bool prefetch_primed_ = false;  // this pass's first batches were taken
 };
 
