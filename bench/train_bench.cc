@@ -20,6 +20,7 @@
 #include <gflags/gflags.h>
 #include <glog/logging.h>
 
+#include "common/malloc_tuning.h"
 #include "tools/synthetic.h"
 #include "worker/train/trainer.h"
 
@@ -114,6 +115,7 @@ int Main() {
 }  // namespace dips
 
 int main(int argc, char** argv) {
+  dips::TuneMalloc();  // as `dips` does, before any thread starts
   gflags::ParseCommandLineFlags(&argc, &argv, true);
   FLAGS_logtostderr = true;
   google::InitGoogleLogging(argv[0]);

@@ -29,6 +29,18 @@ struct MallocTuning {
 // start. Returns false if glibc rejected a setting.
 bool TuneMalloc(const MallocTuning& tuning = MallocTuning());
 
+// Has the kernel map about `bytes` (at most 16 MiB) of fresh memory at the
+// top of the calling thread's malloc heap in one call, so that the
+// allocations this thread makes next find their pages already there. A
+// shuffle buffer's fill at a pass's start allocates hundreds of MB of new
+// samples, and on the VMs this was measured on each 4 KiB page's first touch
+// is a trap costing microseconds (docs/results.md, "Parsing threads map
+// their heap ahead"). Meant for after TuneMalloc: with glibc's defaults the
+// block would be mmap'ed apart and unmapped at free, and the call wasted.
+// Returns false where the kernel did not do it (MADV_POPULATE_WRITE needs
+// Linux 5.14); nothing else changes then.
+bool PrefaultThreadHeap(size_t bytes);
+
 }  // namespace dips
 
 #endif  // DIPS_COMMON_MALLOC_TUNING_H_

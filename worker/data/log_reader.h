@@ -99,7 +99,9 @@ class LogReader {
   // malformed lines and the bad-line ratio, exactly as if each line had
   // been read by its own Next; an error met while reading ahead is returned
   // once the lines before it are consumed. Does nothing while lines read
-  // ahead remain. For filling a large shuffle buffer on several cores.
+  // ahead remain. For filling a large shuffle buffer: on several cores,
+  // and with each thread's heap mapped ahead for its samples
+  // (PrefaultThreadHeap, common/malloc_tuning.h), one thread too.
   // Progress() runs ahead by what was read; position() does not.
   void ReadAhead(size_t max_lines, int threads);
 

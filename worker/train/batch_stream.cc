@@ -146,11 +146,9 @@ double BatchStream::EstimatedPassSamples() const {
 StatusOr<bool> BatchStream::NextShuffled(Sample* out) {
   // Fill the pool first; then every sample read displaces a random one.
   while (!input_done_ && shuffle_fill_ < shuffle_pool_.size()) {
-    if (options_.fill_threads > 1) {
-      // A no-op while lines read ahead remain.
-      reader_->ReadAhead(std::min(kFillChunkLines, shuffle_pool_.size() - shuffle_fill_),
-                         options_.fill_threads);
-    }
+    // A no-op while lines read ahead remain.
+    reader_->ReadAhead(std::min(kFillChunkLines, shuffle_pool_.size() - shuffle_fill_),
+                       options_.fill_threads);
     ASSIGN_OR_RETURN(bool more, ReadSample(&shuffle_pool_[shuffle_fill_]));
     if (!more) {
       input_done_ = true;

@@ -62,10 +62,9 @@ inline uint64_t PartShuffleSeed(uint64_t seed, int part_index) {
 
 class BatchStream {
  public:
-  // Lines parsed together while the shuffle buffer fills (fill_threads >
-  // 1): large enough that each thread's share outweighs starting it
-  // (about a millisecond each), small enough to keep the extra memory near
-  // 5 MB at history 100.
+  // Lines parsed together while the shuffle buffer fills: large enough
+  // that each thread's share outweighs starting it (about a millisecond
+  // each), small enough to keep the extra memory near 5 MB at history 100.
   static constexpr size_t kFillChunkLines = 1024;
 
   BatchStream(std::unique_ptr<LogReader> reader, const BatchStreamOptions& options);
