@@ -2,18 +2,22 @@
 // backward) through DIPS's float Gemm (worker/model/layers/gemm.h: libxsmm's
 // JIT kernels where it takes the shape) next to OpenBLAS's cblas_sgemm, on one
 // thread, as the training replicas call them. Prints GFLOP/s of both, their
-// ratio, and the large-sgemm single-thread peak measured in the same run.
-// Run it under both OpenBLAS kernel sets: as is (the machines' environment
-// sets OPENBLAS_CORETYPE=Haswell: AVX2) and with `env -u OPENBLAS_CORETYPE`.
+// ratio, and the large-sgemm single-thread peak measured in the same run
+// under each OpenBLAS kernel set this CPU runs (bench/sgemm_peak.h). The
+// OpenBLAS column is whatever kernels this process got: run it as is (the
+// machines' environment sets OPENBLAS_CORETYPE=Haswell: AVX2) and with
+// `env -u OPENBLAS_CORETYPE` or another OPENBLAS_CORETYPE to compare.
 #include <cblas.h>
 #include <gflags/gflags.h>
 
 #include <algorithm>
 #include <cstdio>
 #include <random>
+#include <string>
 #include <vector>
 
 #include "bench/call_rate.h"
+#include "bench/sgemm_peak.h"
 #include "worker/model/layers/gemm.h"
 
 DEFINE_double(min_seconds, 0.1, "minimum duration of one timed trial");
@@ -28,7 +32,7 @@ struct Shape {
   int m, n, k;
 };
 
-void Run() {
+void Run(const std::string& self_path) {
   openblas_set_num_threads(1);  // as in training: one BLAS thread per replica
   const Shape shapes[] = {
       {"GRU input projection", false, false, 6400, 108, 36},
@@ -79,17 +83,7 @@ void Run() {
                 s.trans_b ? 'T' : 'N', s.m, s.n, s.k, best_blas * gflop, best_ours * gflop,
                 best_ours / best_blas);
   }
-  const int n = 2048;
-  std::vector<float> a(static_cast<size_t>(n) * n, 1.0f), b(a), c(a);
-  double best = 0;
-  for (int t = 0; t < 3; ++t) {
-    best = std::max(best, CallRate([&] {
-                      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, n, n, 1.0f,
-                                  a.data(), n, b.data(), n, 0.0f, c.data(), n);
-                    }, FLAGS_min_seconds));
-  }
-  std::printf("sgemm peak (OpenBLAS, n=%d, 1 thread): %.1f GFLOP/s\n", n,
-              best * 2.0 * n * n * static_cast<double>(n) / 1e9);
+  PrintSgemmPeak(MeasureSgemmPeak(self_path, 1), 1);
 }
 
 }  // namespace
@@ -97,6 +91,6 @@ void Run() {
 
 int main(int argc, char** argv) {
   gflags::ParseCommandLineFlags(&argc, &argv, true);
-  dips::Run();
+  dips::Run(argv[0]);
   return 0;
 }

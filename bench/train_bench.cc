@@ -1,6 +1,7 @@
 // Training throughput benchmark: DIN and DIEN (batch 128, history <= 100,
 // embedding 18) on the built-in synthetic dataset, 1 and 2 replica threads,
-// next to this machine's single-precision GEMM peak measured in the same run.
+// next to this machine's single-precision GEMM peak measured in the same run
+// (the best of OpenBLAS's kernel sets for this CPU: bench/sgemm_peak.h).
 //
 //   build/bench/train_bench [--steps=N] [--data_dir=DIR]   (default 1000 steps)
 //
@@ -9,17 +10,13 @@
 // steps, and once without the pass's start (the wait while the shuffle
 // buffer fills, about 0.5 s here, which a run of this length would
 // otherwise charge about 6 % of its time).
-#include <cblas.h>
-
-#include <algorithm>
-#include <chrono>
 #include <cstdio>
 #include <string>
-#include <vector>
 
 #include <gflags/gflags.h>
 #include <glog/logging.h>
 
+#include "bench/sgemm_peak.h"
 #include "common/malloc_tuning.h"
 #include "tools/synthetic.h"
 #include "worker/train/trainer.h"
@@ -34,25 +31,14 @@ DEFINE_int32(max_history, 100, "History cut");
 namespace dips {
 namespace {
 
-double SgemmGflops(int n, int threads) {
-  openblas_set_num_threads(threads);
-  std::vector<float> a(static_cast<size_t>(n) * n, 0.5f), b(a.size(), 0.25f), c(a.size());
-  double best = 0.0;
-  for (int rep = 0; rep < 5; ++rep) {
-    const auto start = std::chrono::steady_clock::now();
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, n, n, 1.0f, a.data(), n, b.data(),
-                n, 0.0f, c.data(), n);
-    const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    best = std::max(best, 2.0 * n * n * n / s / 1e9);
-  }
-  return best;
-}
-
-int Main() {
-  const double peak2 = SgemmGflops(2048, 2);
-  const double peak1 = SgemmGflops(2048, 1);
-  std::printf("sgemm peak (n=2048, best of 5): %.1f GFLOP/s on 2 threads, %.1f on 1\n", peak2,
-              peak1);
+int Main(const std::string& self_path) {
+  const SgemmPeak peak2_reading = MeasureSgemmPeak(self_path, 2);
+  const SgemmPeak peak1_reading = MeasureSgemmPeak(self_path, 1);
+  PrintSgemmPeak(peak2_reading, 2);
+  PrintSgemmPeak(peak1_reading, 1);
+  const double peak2 = peak2_reading.gflops;
+  const double peak1 = peak1_reading.gflops;
+  CHECK(peak2 > 0 && peak1 > 0) << "no sgemm peak reading (is build/bench/sgemm_peak there?)";
 
   SyntheticOptions gen;
   gen.train_path = FLAGS_data_dir + "/train.txt";
@@ -119,5 +105,5 @@ int main(int argc, char** argv) {
   gflags::ParseCommandLineFlags(&argc, &argv, true);
   FLAGS_logtostderr = true;
   google::InitGoogleLogging(argv[0]);
-  return dips::Main();
+  return dips::Main(argv[0]);
 }
