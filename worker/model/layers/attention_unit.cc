@@ -138,6 +138,83 @@ void AddQueryTerm(T* pre1, T* out1, const T* query_term, const T* alpha, const i
   }
 }
 
+// The second hidden layer's PReLU and the output layer, forward, for PReLU
+// units: score = PReLU(pre2) w3 + b3, a dot product per row, without
+// writing out2 (backward recomputes it).
+template <typename T>
+void Prelu2AndOutputForward(T* score, const T* pre2, const T* alpha, const T* w3, const T* b3,
+                            int m, int h2) {
+  for (int i = 0; i < m; ++i) {
+    const T* x = pre2 + static_cast<size_t>(i) * h2;
+    T dot = 0;
+#pragma omp simd reduction(+ : dot)
+    for (int j = 0; j < h2; ++j) dot += (x[j] > T(0) ? x[j] : alpha[j] * x[j]) * w3[j];
+    score[i] = dot + b3[0];
+  }
+}
+
+// The output layer and the second hidden layer's PReLU, backward, in one
+// pass over pre2 for PReLU units: dpre2 = PReLU'(pre2) (dscore w3^T), with
+// the sums of w3's (out2^T dscore, out2 recomputed in the pass), b3's, b2's
+// and act2's gradients in `sums` ([3 x h2 + 1]: w3, act2, b2, then b3).
+// Separately this was an outer-product GEMM (k = 1), a GEMV, PReLU's
+// recompute and backward and a bias pass, each a sweep over the block.
+template <typename T>
+void OutputAndPrelu2Backward(T* dpre2, T* sums, const T* dscore, const T* pre2, const T* w3,
+                             const T* alpha, int m, int h2) {
+  T* gw3 = sums;
+  T* galpha = sums + h2;
+  T* gb2 = sums + 2 * h2;
+  T gb3 = 0;
+  for (int i = 0; i < m; ++i) {
+    const T ds = dscore[i];
+    gb3 += ds;
+    const T* x = pre2 + static_cast<size_t>(i) * h2;
+    T* d = dpre2 + static_cast<size_t>(i) * h2;
+#pragma omp simd
+    for (int j = 0; j < h2; ++j) {
+      const bool positive = x[j] > T(0);
+      const T out = positive ? x[j] : alpha[j] * x[j];
+      const T dout = ds * w3[j];
+      const T dpre = positive ? dout : alpha[j] * dout;
+      gw3[j] += out * ds;
+      galpha[j] += positive ? T(0) : x[j] * dout;
+      gb2[j] += dpre;
+      d[j] = dpre;
+    }
+  }
+  sums[3 * h2] += gb3;
+}
+
+// The first hidden layer's PReLU, backward, for PReLU units: dpre1 from
+// dout1, act1's gradient into galpha [h1], and each row's dpre1 added to
+// its sample's query-term gradient dqt (every row received that term).
+template <typename T>
+void Prelu1Backward(T* dpre1, T* galpha, T* dqt, const T* dout1, const T* pre1, const T* alpha,
+                    const int32_t* valid_pos, int m, int length, int h1) {
+  for (int i = 0; i < m; ++i) {
+    const T* x = pre1 + static_cast<size_t>(i) * h1;
+    const T* dy = dout1 + static_cast<size_t>(i) * h1;
+    T* d = dpre1 + static_cast<size_t>(i) * h1;
+    T* q = dqt + static_cast<size_t>(valid_pos[i] / length) * h1;
+#pragma omp simd
+    for (int j = 0; j < h1; ++j) {
+      const bool positive = x[j] > T(0);
+      const T dpre = positive ? dy[j] : alpha[j] * dy[j];
+      galpha[j] += positive ? T(0) : x[j] * dy[j];
+      q[j] += dpre;
+      d[j] = dpre;
+    }
+  }
+}
+
+template <typename T>
+void AddInto(T* dst, const T* src, int n) {
+  if (dst == nullptr) return;
+#pragma omp simd
+  for (int i = 0; i < n; ++i) dst[i] += src[i];
+}
+
 }  // namespace
 
 template <typename T>
@@ -172,13 +249,17 @@ void attention_unit_forward(T* scores, AttentionUnitCache<T>* cache,
   for (size_t i = 0; i < block; ++i) folded[i] = w1_k[i] + w1_d[i];
   std::copy(w1_p, w1_p + block, folded + block);
 
-  // The query term, once per sample: b1 + q W2 - q W3.
+  // The query term, once per sample: b1 + q (W2 - W3), one GEMM with the
+  // difference folded too.
+  cache->query_w.resize(block);
+  T* query_w = cache->query_w.data();
+#pragma omp simd
+  for (size_t i = 0; i < block; ++i) query_w[i] = w1_q[i] - w1_d[i];
   cache->query_term.resize(static_cast<size_t>(batch) * h1);
   T* qt = cache->query_term.data();
   for (int b = 0; b < batch; ++b)
     std::copy(weights.b1, weights.b1 + h1, qt + static_cast<size_t>(b) * h1);
-  Gemm(false, false, batch, h1, dim, T(1), query, dim, w1_q, h1, T(1), qt, h1);
-  Gemm(false, false, batch, h1, dim, T(-1), query, dim, w1_d, h1, T(1), qt, h1);
+  Gemm(false, false, batch, h1, dim, T(1), query, dim, query_w, h1, T(1), qt, h1);
 
   // Block by block: pack [k, k*q] of the valid positions, one GEMM gives
   // the per-position part of pre1 and one pass adds the query term, then
@@ -208,6 +289,11 @@ void attention_unit_forward(T* scores, AttentionUnitCache<T>* cache,
                     weights.dice1_moving_var, training, m, h1, shape.activation);
     }
     linear_forward(pre2, out1, weights.w2, weights.b2, m, h1, h2);
+    if (recompute) {
+      Prelu2AndOutputForward(cache->score.data() + r0, pre2, weights.act2, weights.w3,
+                             weights.b3, m, h2);
+      continue;
+    }
     HiddenForward(out2, &cache->dice2, pre2, weights.act2, weights.dice2_moving_mean,
                   weights.dice2_moving_var, training, m, h2, shape.activation);
     linear_forward(cache->score.data() + r0, out2, weights.w3, weights.b3, m, h2, 1);
@@ -272,6 +358,11 @@ void attention_unit_backward(T* dkeys, T* dquery, const AttentionUnitGrads<T>& g
   T* dout1 = cache->dout1.data();
   T* dpre1 = cache->dpre1.data();
   T* dkkq = cache->dkeys_kq.data();
+  // PReLU's fused passes sum the small gradients here, added to `grads`
+  // (whose pointers may be null) after the blocks.
+  cache->small_grad_sums.assign(static_cast<size_t>(3 * h2 + 1 + h1), T(0));
+  T* sums2 = cache->small_grad_sums.data();
+  T* galpha1 = sums2 + 3 * h2 + 1;
   for (int r0 = 0; r0 < n; r0 += block_rows) {
     const int m = std::min(block_rows, n - r0);
     const T* dscore_b = dscore + r0;
@@ -279,34 +370,37 @@ void attention_unit_backward(T* dkeys, T* dquery, const AttentionUnitGrads<T>& g
     const T* pre2 = cache->pre2.data() + static_cast<size_t>(r0) * h2;
     T* out1 = cache->out1.data() + (recompute ? 0 : static_cast<size_t>(r0) * h1);
     T* out2 = cache->out2.data() + (recompute ? 0 : static_cast<size_t>(r0) * h2);
+    const int32_t* block_pos = cache->valid_pos.data() + r0;
     if (recompute) {
-      prelu_forward(out2, pre2, weights.act2, m, h2);
+      // PReLU: the output layer and layer 2's activation in one pass (out2
+      // is recomputed inside it), then layer 2 with out1 recomputed.
+      OutputAndPrelu2Backward(dpre2, sums2, dscore_b, pre2, weights.w3, weights.act2, m, h2);
       prelu_forward(out1, pre1, weights.act1, m, h1);
-    }
-
-    // Output layer: dout2 = dscore w3^T, an outer product; w3 [h2 x 1] read
-    // as a [1 x h2] row is already its transpose.
-    Gemm(false, false, m, h2, 1, T(1), dscore_b, 1, weights.w3, h2, T(0), dout2, h2);
-    linear_backward(static_cast<T*>(nullptr), grads.w3, grads.b3, dscore_b, out2, weights.w3, m,
-                    h2, 1);
-    HiddenBackward(dpre2, grads.act2, dout2, cache->dice2, pre2, out2, weights.act2, m, h2,
-                   shape.activation);
-
-    // Second layer.
-    Gemm(false, false, m, h1, h2, T(1), dpre2, h2, w2_t, h1, T(0), dout1, h1);
-    linear_backward(static_cast<T*>(nullptr), grads.w2, grads.b2, dpre2, out1, weights.w2, m, h1,
-                    h2);
-    HiddenBackward(dpre1, grads.act1, dout1, cache->dice1, pre1, out1, weights.act1, m, h1,
-                   shape.activation);
-
-    // First layer, query side: every packed row received its sample's query
-    // term, so its gradient is the per-sample sum of dpre1 rows.
-    for (int i = 0; i < m; ++i) {
-      const size_t b = cache->valid_pos[r0 + i] / length;
-      const T* src = dpre1 + static_cast<size_t>(i) * h1;
-      T* dst = dqt + b * h1;
+      Gemm(false, false, m, h1, h2, T(1), dpre2, h2, w2_t, h1, T(0), dout1, h1);
+      linear_backward(static_cast<T*>(nullptr), grads.w2, static_cast<T*>(nullptr), dpre2, out1,
+                      weights.w2, m, h1, h2);
+      Prelu1Backward(dpre1, galpha1, dqt, dout1, pre1, weights.act1, block_pos, m, length, h1);
+    } else {
+      // Output layer: dout2 = dscore w3^T, an outer product; w3 [h2 x 1]
+      // read as a [1 x h2] row is already its transpose.
+      Gemm(false, false, m, h2, 1, T(1), dscore_b, 1, weights.w3, h2, T(0), dout2, h2);
+      linear_backward(static_cast<T*>(nullptr), grads.w3, grads.b3, dscore_b, out2, weights.w3, m,
+                      h2, 1);
+      HiddenBackward(dpre2, grads.act2, dout2, cache->dice2, pre2, out2, weights.act2, m, h2,
+                     shape.activation);
+      Gemm(false, false, m, h1, h2, T(1), dpre2, h2, w2_t, h1, T(0), dout1, h1);
+      linear_backward(static_cast<T*>(nullptr), grads.w2, grads.b2, dpre2, out1, weights.w2, m,
+                      h1, h2);
+      HiddenBackward(dpre1, grads.act1, dout1, cache->dice1, pre1, out1, weights.act1, m, h1,
+                     shape.activation);
+      // First layer, query side: every packed row received its sample's
+      // query term, so its gradient is the per-sample sum of dpre1 rows.
+      for (int i = 0; i < m; ++i) {
+        const T* src = dpre1 + static_cast<size_t>(i) * h1;
+        T* dst = dqt + static_cast<size_t>(block_pos[i] / length) * h1;
 #pragma omp simd
-      for (int j = 0; j < h1; ++j) dst[j] += src[j];
+        for (int j = 0; j < h1; ++j) dst[j] += src[j];
+      }
     }
     // The folded weights' gradient, summed over the blocks.
     if (grads.w1 != nullptr) {
@@ -337,6 +431,13 @@ void attention_unit_backward(T* dkeys, T* dquery, const AttentionUnitGrads<T>& g
       }
     }
   }
+  if (recompute) {
+    AddInto(grads.w3, sums2, h2);
+    AddInto(grads.act2, sums2 + h2, h2);
+    AddInto(grads.b2, sums2 + 2 * h2, h2);
+    AddInto(grads.b3, sums2 + 3 * h2, 1);
+    AddInto(grads.act1, galpha1, h1);
+  }
   if (grads.b1 != nullptr) {
     for (int b = 0; b < batch; ++b) {
       const T* src = dqt + static_cast<size_t>(b) * h1;
@@ -345,28 +446,29 @@ void attention_unit_backward(T* dkeys, T* dquery, const AttentionUnitGrads<T>& g
     }
   }
 
-  // Unfold the weight gradients: W1 and W3 share dWk (W3 also gets -q^T dqt),
-  // W2 gets q^T dqt, W4 gets its own block.
+  // Unfold the weight gradients: W1 and W3 share dWk, W2 gets q^T dqt and
+  // W3 minus it, W4 gets its own block.
   if (grads.w1 != nullptr) {
     T* g_k = grads.w1;
     T* g_q = grads.w1 + block;
     T* g_d = grads.w1 + 2 * block;
     T* g_p = grads.w1 + 3 * block;
+    cache->dquery_w.resize(block);
+    T* dquery_w = cache->dquery_w.data();
+    Gemm(true, false, dim, h1, batch, T(1), query, dim, dqt, h1, T(0), dquery_w, h1);
 #pragma omp simd
     for (size_t i = 0; i < block; ++i) {
       g_k[i] += dfolded[i];
-      g_d[i] += dfolded[i];
+      g_q[i] += dquery_w[i];
+      g_d[i] += dfolded[i] - dquery_w[i];
       g_p[i] += dfolded[block + i];
     }
-    Gemm(true, false, dim, h1, batch, T(1), query, dim, dqt, h1, T(1), g_q, h1);
-    Gemm(true, false, dim, h1, batch, T(-1), query, dim, dqt, h1, T(1), g_d, h1);
   }
 
   if (dquery != nullptr) {
-    const T* w1_q = weights.w1 + block;
-    const T* w1_d = weights.w1 + 2 * block;
-    Gemm(false, true, batch, dim, h1, T(1), dqt, h1, w1_q, h1, T(1), dquery, dim);
-    Gemm(false, true, batch, dim, h1, T(-1), dqt, h1, w1_d, h1, T(1), dquery, dim);
+    // dquery += dqt (W2 - W3)^T.
+    Gemm(false, true, batch, dim, h1, T(1), dqt, h1, cache->query_w.data(), h1, T(1), dquery,
+         dim);
   }
 }
 

@@ -81,6 +81,7 @@ struct AttentionUnitCache {
   // [2D x hidden1]: rows 0..D-1 are W1 + W3, rows D..2D-1 are W4. Rebuilt by
   // every forward; backward uses it, so the weights must not change between.
   std::vector<T> folded_w;
+  std::vector<T> query_w;     // [D x hidden1] W2 - W3, the query term's weights
   std::vector<T> query_term;  // [batch x hidden1] (W2 - W3) q + b1
   // [block x 2D] [k, k * q] of one row block, input of the folded GEMM;
   // rebuilt from keys and query in backward.
@@ -97,6 +98,9 @@ struct AttentionUnitCache {
   std::vector<T> dout1, dpre1;               // [block x hidden1]
   std::vector<T> dquery_term;                // [batch x hidden1]
   std::vector<T> dfolded_w;                  // [2D x hidden1]
+  std::vector<T> dquery_w;                   // [D x hidden1] q^T dqt
+  // PReLU: w3, act2, b2 (hidden2 each), b3 (1) and act1 (hidden1) sums.
+  std::vector<T> small_grad_sums;
   std::vector<T> dkeys_kq;                   // [block x 2D]
   std::vector<T> w2_transposed;              // [hidden2 x hidden1]
   std::vector<T> folded_w_transposed;        // [hidden1 x 2D], with dkeys or dquery
