@@ -58,7 +58,7 @@ struct AuxLossCache {
   std::vector<T> pre2;     // [2*pairs x hidden2]
   std::vector<T> out2;     // [2*pairs x hidden2]
   std::vector<T> logits, probs, labels;  // [2*pairs]
-  std::vector<T> dlogits, dout1, dout2, dpre1, dpre2, dinput;  // backward
+  std::vector<T> dlogits, dpre1, dpre2, dinput;  // backward
 };
 
 // hidden [batch x length x H]; behaviours and negatives [batch x length x D]

@@ -204,6 +204,7 @@ void gru_backward(T* dinputs, T* dattention, const GruGrads<T>& grads,
       T* dh_row = dgh + row * G;
       if (t >= lengths[b]) {
         // h_t = h_{t-1}: the gradient passes straight through.
+#pragma omp simd
         for (int j = 0; j < H; ++j) dhb[j] += dy[j];
         std::fill(dx_row, dx_row + G, T(0));
         std::fill(dh_row, dh_row + G, T(0));
@@ -238,6 +239,7 @@ void gru_backward(T* dinputs, T* dattention, const GruGrads<T>& grads,
   }
   for (size_t r = 0; r < rows; ++r) {
     const T* d = dgx + r * G;
+#pragma omp simd
     for (int j = 0; j < G; ++j) grads.bias[j] += d[j];
   }
   if (dinputs != nullptr) {
