@@ -518,6 +518,33 @@ TEST(LossTest, SigmoidBceStableAtLargeLogits) {
   }
 }
 
+TEST(LossTest, FloatSigmoidBceAgreesWithDouble) {
+  // The float loss runs FastExp and a series for log1p (loss.cc); each
+  // term must agree with libm's double value, across the logits training
+  // sees and both labels.
+  std::vector<float> logits, labels;
+  for (int i = -4000; i <= 4000; ++i) {
+    logits.push_back(static_cast<float>(i) / 128.0f);  // [-31.25, 31.25]
+    labels.push_back(static_cast<float>(i & 1));
+  }
+  for (size_t i = 0; i < logits.size(); ++i) {
+    float prob;
+    const double value = sigmoid_bce_forward(&prob, &logits[i], &labels[i], 1);
+    double dprob;
+    const double z = logits[i], label = labels[i];
+    const double expected = sigmoid_bce_forward(&dprob, &z, &label, 1);
+    ASSERT_NEAR(value, expected, 2e-7 * std::max(1.0, expected)) << "z=" << z;
+    ASSERT_NEAR(prob, dprob, 2e-7) << "z=" << z;
+  }
+  // And the batch mean.
+  std::vector<float> probs(logits.size());
+  std::vector<double> dlogits(logits.begin(), logits.end()), dlabels(labels.begin(), labels.end());
+  std::vector<double> dprobs(logits.size());
+  const int n = static_cast<int>(logits.size());
+  EXPECT_NEAR(sigmoid_bce_forward(probs.data(), logits.data(), labels.data(), n),
+              sigmoid_bce_forward(dprobs.data(), dlogits.data(), dlabels.data(), n), 1e-6);
+}
+
 // ---- Attention unit -------------------------------------------------------
 
 }  // namespace
