@@ -213,6 +213,14 @@ void gru_backward(T* dinputs, T* dattention, const GruGrads<T>& grads,
   if (cache->zeros.size() < static_cast<size_t>(H)) cache->zeros.assign(H, T(0));
   const T* zeros = cache->zeros.data();
 
+  // U^T once: as an A B^T product, the per-step dh_{t-1} += dgates_hidden_t
+  // U^T transposed U in every call (length times a batch).
+  GrowTo(&cache->w_hidden_t, static_cast<size_t>(G) * H);
+  T* u_t = cache->w_hidden_t.data();
+  for (int i = 0; i < H; ++i) {
+    for (int j = 0; j < G; ++j) u_t[static_cast<size_t>(j) * H + i] = weights.w_hidden[i * G + j];
+  }
+
   const int max_len = MaxLength(lengths, B);
   for (int t = L - 1; t >= 0; --t) {
     for (int b = 0; b < B; ++b) {
@@ -252,8 +260,8 @@ void gru_backward(T* dinputs, T* dattention, const GruGrads<T>& grads,
     }
     if (t >= 1 && t < max_len) {
       // Recurrent path: dh_{t-1} += dgates_hidden_t U^T for the whole batch.
-      Gemm(false, true, B, H, G, T(1), dgh + static_cast<size_t>(t) * G, L * G,
-           weights.w_hidden, G, T(1), dh, H);
+      Gemm(false, false, B, H, G, T(1), dgh + static_cast<size_t>(t) * G, L * G, u_t, H, T(1),
+           dh, H);
     }
   }
 

@@ -69,6 +69,7 @@ struct GruCache {
   std::vector<T> dgates;         // [batch*length x 3H]
   std::vector<T> dgates_hidden;  // [batch*length x 3H]
   std::vector<T> dh;             // [batch x H] gradient w.r.t. h_t
+  std::vector<T> w_hidden_t;     // [3H x H] U^T, for the per-step products
   std::vector<T> zeros;          // [H] h_{-1} = 0, so step 0 needs no branch
 };
 
