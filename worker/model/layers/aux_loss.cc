@@ -9,6 +9,7 @@
 #include <glog/logging.h>
 
 #include "worker/model/layers/activations.h"
+#include "worker/model/layers/fast_math.h"
 #include "worker/model/layers/gemm.h"
 #include "worker/model/layers/linear.h"
 #include "worker/model/layers/loss.h"
@@ -25,6 +26,16 @@ template <typename T>
 void ZeroFirst(std::vector<T>* v, size_t n) {
   GrowTo(v, n);
   std::fill(v->begin(), v->begin() + n, T(0));
+}
+
+// y[n x units] = sigmoid(y + bias), row by row.
+template <typename T>
+void BiasSigmoidInPlace(T* y, const T* bias, int n, int units) {
+  for (int i = 0; i < n; ++i) {
+    T* row = y + static_cast<size_t>(i) * units;
+#pragma omp simd
+    for (int j = 0; j < units; ++j) row[j] = FastSigmoid(row[j] + bias[j]);
+  }
 }
 
 // Pairs (b, t) with t + 1 < lengths[b], in row order.
@@ -83,9 +94,7 @@ T aux_loss_forward(AuxLossCache<T>* cache, const AuxNetWeights<T>& weights,
   } else {
     const int in = H + D, h1 = shape.hidden1, h2 = shape.hidden2;
     GrowTo(&cache->input, static_cast<size_t>(n) * in);
-    GrowTo(&cache->pre1, static_cast<size_t>(n) * h1);
     GrowTo(&cache->out1, static_cast<size_t>(n) * h1);
-    GrowTo(&cache->pre2, static_cast<size_t>(n) * h2);
     GrowTo(&cache->out2, static_cast<size_t>(n) * h2);
     T* x = cache->input.data();
     for (int i = 0; i < P; ++i) {
@@ -98,14 +107,17 @@ T aux_loss_forward(AuxLossCache<T>* cache, const AuxNetWeights<T>& weights,
       std::memcpy(neg, h, sizeof(T) * H);
       std::memcpy(neg + H, negatives + next, sizeof(T) * D);
     }
-    linear_forward(cache->pre1.data(), x, weights.w1, weights.b1, n, in, h1);
-    sigmoid_forward(cache->out1.data(), cache->pre1.data(),
-                    static_cast<size_t>(n) * h1);
-    linear_forward(cache->pre2.data(), cache->out1.data(), weights.w2,
-                   weights.b2, n, h1, h2);
-    sigmoid_forward(cache->out2.data(), cache->pre2.data(),
-                    static_cast<size_t>(n) * h2);
-    linear_forward(logits, cache->out2.data(), weights.w3, weights.b3, n, h2, 1);
+    // Each hidden layer: its GEMM straight into the output buffer, then the
+    // bias and the sigmoid in place (backward needs only the outputs), one
+    // pass where seeding each row with the bias, a separate pre-activation
+    // buffer and the sigmoid took three.
+    T* out1 = cache->out1.data();
+    T* out2 = cache->out2.data();
+    Gemm(false, false, n, h1, in, T(1), x, in, weights.w1, h1, T(0), out1, h1);
+    BiasSigmoidInPlace(out1, weights.b1, n, h1);
+    Gemm(false, false, n, h2, h1, T(1), out1, h1, weights.w2, h2, T(0), out2, h2);
+    BiasSigmoidInPlace(out2, weights.b2, n, h2);
+    linear_forward(logits, out2, weights.w3, weights.b3, n, h2, 1);
   }
   return sigmoid_bce_forward(cache->probs.data(), logits, labels, n);
 }

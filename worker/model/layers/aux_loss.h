@@ -53,9 +53,7 @@ struct AuxLossCache {
   int pairs = 0;
   std::vector<int32_t> pair_index;  // [pairs] b*length + t of each pair
   std::vector<T> input;    // [2*pairs x (H + D)]  MLP only
-  std::vector<T> pre1;     // [2*pairs x hidden1]  before the sigmoid
   std::vector<T> out1;     // [2*pairs x hidden1]
-  std::vector<T> pre2;     // [2*pairs x hidden2]
   std::vector<T> out2;     // [2*pairs x hidden2]
   std::vector<T> logits, probs, labels;  // [2*pairs]
   std::vector<T> dlogits, dpre1, dpre2, dinput;  // backward
