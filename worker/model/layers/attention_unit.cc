@@ -271,7 +271,8 @@ void attention_unit_forward(T* scores, AttentionUnitCache<T>* cache,
   cache->pre1.resize(static_cast<size_t>(n) * h1);
   cache->pre2.resize(static_cast<size_t>(n) * h2);
   cache->out1.resize(static_cast<size_t>(recompute ? block_rows : n) * h1);
-  cache->out2.resize(static_cast<size_t>(recompute ? block_rows : n) * h2);
+  // PReLU's out2 is never written: the output layer reads PReLU(pre2) in its pass.
+  cache->out2.resize(recompute ? 0 : static_cast<size_t>(n) * h2);
   cache->score.resize(n);
   T* kkq = cache->block_keys_kq.data();
   for (int r0 = 0; r0 < n; r0 += block_rows) {
@@ -348,7 +349,7 @@ void attention_unit_backward(T* dkeys, T* dquery, const AttentionUnitGrads<T>& g
   CHECK_EQ(cache->block_keys_kq.size(), static_cast<size_t>(block_rows) * dim2)
       << "attention_unit_backward needs the cache of a forward with the same shape";
   T* kkq = cache->block_keys_kq.data();
-  cache->dout2.resize(static_cast<size_t>(block_rows) * h2);
+  cache->dout2.resize(recompute ? 0 : static_cast<size_t>(block_rows) * h2);
   cache->dpre2.resize(static_cast<size_t>(block_rows) * h2);
   cache->dout1.resize(static_cast<size_t>(block_rows) * h1);
   cache->dpre1.resize(static_cast<size_t>(block_rows) * h1);

@@ -88,13 +88,14 @@ struct AttentionUnitCache {
   std::vector<T> block_keys_kq;
   std::vector<T> pre1;  // [n x hidden1]
   std::vector<T> pre2;  // [n x hidden2]
-  // The hidden outputs: [n x hidden] for sigmoid and Dice; for PReLU one
-  // block's, which backward recomputes from pre1/pre2.
+  // The hidden outputs: [n x hidden] for sigmoid and Dice. For PReLU, out1
+  // holds one block's, which backward recomputes from pre1, and out2 stays
+  // empty: the output layer's passes read PReLU(pre2) directly.
   std::vector<T> out1, out2;
   std::vector<T> score;       // [n]
   // Backward scratch; "block" is the row block (shape.row_block, or n with Dice).
   std::vector<T> dscore;                     // [n]
-  std::vector<T> dout2, dpre2;               // [block x hidden2]
+  std::vector<T> dout2, dpre2;               // [block x hidden2]; dout2 empty for PReLU
   std::vector<T> dout1, dpre1;               // [block x hidden1]
   std::vector<T> dquery_term;                // [batch x hidden1]
   std::vector<T> dfolded_w;                  // [2D x hidden1]
