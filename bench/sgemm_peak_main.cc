@@ -25,8 +25,8 @@ int main(int argc, char** argv) {
     const auto start = std::chrono::steady_clock::now();
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, n, n, 1.0f, a.data(), n, b.data(),
                 n, 0.0f, c.data(), n);
-    const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    best = std::max(best, 2.0 * n * n * static_cast<double>(n) / s / 1e9);
+    const std::chrono::duration<double> s = std::chrono::steady_clock::now() - start;
+    best = std::max(best, 2.0 * n * n * static_cast<double>(n) / s.count() / 1e9);
   }
   std::printf("%s %.3f\n", openblas_get_corename(), best);
   return 0;
