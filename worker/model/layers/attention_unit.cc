@@ -66,16 +66,6 @@ void HiddenBackward(T* dpre, T* dalpha, const T* dout, const DiceCache<T>& dice,
   }
 }
 
-// dst [cols x rows] = src [rows x cols] transposed.
-template <typename T>
-void TransposeInto(T* dst, const T* src, int rows, int cols) {
-  for (int r = 0; r < rows; ++r) {
-    for (int c = 0; c < cols; ++c) {
-      dst[static_cast<size_t>(c) * rows + r] = src[static_cast<size_t>(r) * cols + c];
-    }
-  }
-}
-
 // Rows per block of the fused pass: all of them for Dice (its statistics
 // span every row).
 int RowBlock(const AttentionUnitShape& shape, int n) {
@@ -336,10 +326,10 @@ void attention_unit_backward(T* dkeys, T* dquery, const AttentionUnitGrads<T>& g
   // down to the GEMMs themselves.
   const bool input_grads = dkeys != nullptr || dquery != nullptr;
   cache->w2_transposed.resize(static_cast<size_t>(h2) * h1);
-  TransposeInto(cache->w2_transposed.data(), weights.w2, h1, h2);
+  Transpose(cache->w2_transposed.data(), weights.w2, h1, h2);
   if (input_grads) {
     cache->folded_w_transposed.resize(static_cast<size_t>(h1) * dim2);
-    TransposeInto(cache->folded_w_transposed.data(), cache->folded_w.data(), dim2, h1);
+    Transpose(cache->folded_w_transposed.data(), cache->folded_w.data(), dim2, h1);
   }
   const T* w2_t = cache->w2_transposed.data();
   const T* folded_t = cache->folded_w_transposed.data();

@@ -14,6 +14,8 @@
 
 #include <cblas.h>
 
+#include <cstddef>
+
 namespace dips {
 
 // The libxsmm path: true when it computed C, false when the shape, alpha or
@@ -45,6 +47,18 @@ inline void Gemm(bool trans_a, bool trans_b, int m, int n, int k, double alpha,
   cblas_dgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans,
               trans_b ? CblasTrans : CblasNoTrans, m, n, k, alpha, a, lda, b,
               ldb, beta, c, ldc);
+}
+
+// dst [cols x rows] = src [rows x cols] transposed: a weight matrix read as
+// B^T by every block or step of a layer's backward is transposed once, and
+// the products run as A B.
+template <typename T>
+void Transpose(T* dst, const T* src, int rows, int cols) {
+  for (int r = 0; r < rows; ++r) {
+    for (int c = 0; c < cols; ++c) {
+      dst[static_cast<size_t>(c) * rows + r] = src[static_cast<size_t>(r) * cols + c];
+    }
+  }
 }
 
 }  // namespace dips

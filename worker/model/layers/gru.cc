@@ -217,9 +217,7 @@ void gru_backward(T* dinputs, T* dattention, const GruGrads<T>& grads,
   // U^T transposed U in every call (length times a batch).
   GrowTo(&cache->w_hidden_t, static_cast<size_t>(G) * H);
   T* u_t = cache->w_hidden_t.data();
-  for (int i = 0; i < H; ++i) {
-    for (int j = 0; j < G; ++j) u_t[static_cast<size_t>(j) * H + i] = weights.w_hidden[i * G + j];
-  }
+  Transpose(u_t, weights.w_hidden, H, G);
 
   const int max_len = MaxLength(lengths, B);
   for (int t = L - 1; t >= 0; --t) {
